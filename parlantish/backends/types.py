@@ -1,0 +1,171 @@
+"""What goes into a backend and what comes out: requests, sampling settings, results, usage."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from parlantish.backends.constraints import Constraint
+
+__all__ = [
+    "ChatMessage",
+    "Completion",
+    "GenerationRequest",
+    "GenerationResult",
+    "SamplingSettings",
+    "StreamDelta",
+    "Usage",
+]
+
+
+class ChatMessage(BaseModel):
+    """One message in OpenAI chat format."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str
+    name: str | None = None
+
+    def to_openai(self) -> dict[str, str]:
+        data = {"role": self.role, "content": self.content}
+        if self.name is not None:
+            data["name"] = self.name
+        return data
+
+
+class SamplingSettings(BaseModel):
+    """How to sample. Defaults are greedy and short; evaluators set ``temperature`` > 0."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    temperature: float = Field(0.0, ge=0.0, le=5.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    max_tokens: int = Field(256, ge=1)
+    seed: int | None = None
+    n: int = Field(1, ge=1, le=128)
+    stop: tuple[str, ...] = ()
+
+
+class GenerationRequest(BaseModel):
+    """One generation: chat ``messages`` or a raw ``prompt``, sampling, at most one constraint.
+
+    ``continue_final_message`` treats a final assistant message as the start of the reply
+    (prefilled text the model continues), which is how long forced text is given cheaply.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    messages: tuple[ChatMessage, ...] | None = None
+    prompt: str | None = None
+    sampling: SamplingSettings = SamplingSettings()
+    constraint: Constraint | None = None
+    continue_final_message: bool = False
+
+    @field_validator("messages", mode="before")
+    @classmethod
+    def _coerce_messages(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return tuple(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_input(self) -> GenerationRequest:
+        if (self.messages is None) == (self.prompt is None):
+            raise ValueError("give exactly one of messages or prompt")
+        if self.messages is not None and not self.messages:
+            raise ValueError("messages must not be empty")
+        if self.continue_final_message and (
+            self.messages is None or self.messages[-1].role != "assistant"
+        ):
+            raise ValueError("continue_final_message needs a final assistant message")
+        return self
+
+
+class Usage(BaseModel):
+    """Token counts; add two to sum usage over attempts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+        )
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+
+FinishReason = Literal["stop", "length", "abort", "error"]
+
+
+class Completion(BaseModel):
+    """One sampled continuation (a request with ``n`` > 1 has several)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    finish_reason: FinishReason
+    completion_tokens: int
+
+
+class GenerationResult(BaseModel):
+    """What a backend produced for one request."""
+
+    model_config = ConfigDict(frozen=True)
+
+    completions: tuple[Completion, ...]
+    prompt_tokens: int
+    latency_s: float
+    model: str = ""
+
+    @property
+    def text(self) -> str:
+        """The first completion's text."""
+        return self.completions[0].text
+
+    @property
+    def finish_reason(self) -> FinishReason:
+        return self.completions[0].finish_reason
+
+    @property
+    def usage(self) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=sum(c.completion_tokens for c in self.completions),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The CLI's ``--json`` shape: text, finish_reason, usage, latency_s (+ texts if n>1)."""
+        data: dict[str, Any] = {
+            "text": self.text,
+            "finish_reason": self.finish_reason,
+            "usage": self.usage.to_dict(),
+            "latency_s": round(self.latency_s, 4),
+            "model": self.model,
+        }
+        if len(self.completions) > 1:
+            data["texts"] = [c.text for c in self.completions]
+        return data
+
+
+class StreamDelta(BaseModel):
+    """A piece of streamed text; the last one carries the full ``result``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    result: GenerationResult | None = None
