@@ -52,6 +52,8 @@ _ENGINE_DEFAULTS = {
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
     "TOKENIZERS_PARALLELISM": "false",
+    # vLLM logs to stdout by default, which would mix with what the CLI prints.
+    "VLLM_LOGGING_STREAM": "ext://sys.stderr",
 }
 
 

@@ -22,7 +22,7 @@ SCHEMA = {
     "additionalProperties": False,
 }
 REGEX = r"(Yes|No), [a-z ]{1,30}\."
-GRAMMAR = 'start: "Decision: " WORD "."\nWORD: /[a-z]+/'
+GRAMMAR = 'start: "Decision: " WORD "."\nWORD: /[a-z]{1,12}/'
 REMINDERS = ["[Reminder: be brief.]\n", "\n[Reminder: never promise a refund.]\n"]
 TAG = {
     "format": {
@@ -63,7 +63,7 @@ def check_tag(text):
 
 
 CASES = {
-    "json_schema": (Constraint.json_schema(SCHEMA), 160, check_json),
+    "json_schema": (Constraint.json_schema(SCHEMA), 400, check_json),
     "regex": (Constraint.regex(REGEX), 40, check_regex),
     "choice": (Constraint.choice(["refund", "escalate", "decline"]), 8, check_choice),
     "grammar": (Constraint.grammar(GRAMMAR), 24, check_grammar),

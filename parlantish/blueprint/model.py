@@ -1,0 +1,156 @@
+"""The blueprint file format as pydantic models: the one source of its JSON Schema.
+
+``blueprints/blueprint.schema.json`` is generated from these models (``parlantish schema``) and a
+test keeps the published file and the models identical. Every model forbids unknown keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AnswerSpec",
+    "BlueprintFile",
+    "Checkpoint",
+    "OnFail",
+    "ReplySpec",
+    "SegmentCount",
+    "SegmentsSpec",
+    "VariableSpec",
+]
+
+IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class VariableSpec(_Strict):
+    """A typed input supplied per call, usable in every template as ``{{ name }}``."""
+
+    type: Literal["string", "integer", "number", "boolean", "array", "object"] = Field(
+        "string", description="JSON type of the value."
+    )
+    description: str | None = Field(None, description="What the variable means.")
+    default: Any = Field(None, description="Value used when a call does not give one.")
+    enum: list[Any] | None = Field(None, min_length=1, description="The allowed values.")
+    minimum: float | None = Field(None, description="Lowest allowed number.")
+    maximum: float | None = Field(None, description="Highest allowed number.")
+    min_length: int | None = Field(None, ge=0, description="Shortest allowed string.")
+    max_length: int | None = Field(None, ge=0, description="Longest allowed string.")
+    pattern: str | None = Field(None, description="Regex a string value must match.")
+
+
+class AnswerSpec(_Strict):
+    """The type of a checkpoint's answer (or of a field of a typed reply)."""
+
+    type: Literal["string", "boolean", "integer", "number", "enum", "list", "object"] = Field(
+        description="What kind of answer the model must give."
+    )
+    description: str | None = Field(None, description="Shown to the model in the schema.")
+    max_length: int | None = Field(None, ge=1, description="string: most characters.")
+    min_length: int | None = Field(None, ge=0, description="string: fewest characters.")
+    pattern: str | None = Field(None, description="string: regex the answer must match.")
+    minimum: float | None = Field(None, description="integer/number: lowest value.")
+    maximum: float | None = Field(None, description="integer/number: highest value.")
+    values: list[str] | None = Field(None, min_length=1, description="enum: the allowed answers.")
+    items: AnswerSpec | None = Field(None, description="list: the type of each item.")
+    min_items: int | None = Field(None, ge=0, description="list: fewest items.")
+    max_items: int | None = Field(None, ge=1, description="list: most items.")
+    properties: dict[str, AnswerSpec] | None = Field(
+        None, description="object: its fields, in order (all required)."
+    )
+
+
+class Checkpoint(_Strict):
+    """A point where the model restates instructions (forced) and answers a query."""
+
+    id: str = Field(pattern=IDENTIFIER, description="Unique name of the checkpoint.")
+    recall: list[str] = Field(
+        default_factory=list,
+        description="Instruction ids whose text is forced into the output here.",
+    )
+    ask: str = Field(min_length=1, description="The query (a template), also forced.")
+    answer: AnswerSpec = Field(
+        default_factory=lambda: AnswerSpec(type="string", max_length=300),
+        description="Type of the answer (default: a string of at most 300 characters).",
+    )
+
+
+class ReplySpec(_Strict):
+    """The final answer: free text, or a typed object."""
+
+    recall: list[str] = Field(
+        default_factory=list, description="Instruction ids forced just before the reply."
+    )
+    type: Literal["text", "object"] = Field("text", description="Free text or a typed object.")
+    max_length: int | None = Field(None, ge=1, description="text: most characters.")
+    min_length: int | None = Field(None, ge=0, description="text: fewest characters.")
+    properties: dict[str, AnswerSpec] | None = Field(
+        None, description="object: the reply's fields, in order (all required)."
+    )
+
+
+class SegmentCount(_Strict):
+    """A range of segment counts; segments past ``min`` are optional."""
+
+    min: int = Field(ge=1)
+    max: int = Field(ge=1)
+
+
+class SegmentsSpec(_Strict):
+    """Long-form replies: free text in bounded segments with forced reminders between them."""
+
+    count: int | SegmentCount = Field(description="How many segments (a number or {min, max}).")
+    max_tokens: int = Field(ge=1, description="Most tokens in one segment.")
+    recall: list[str] = Field(
+        default_factory=list, description="Instruction ids restated between segments."
+    )
+    every: int = Field(1, ge=1, description="Restate after every N segments.")
+
+
+class OnFail(_Strict):
+    """What the runtime does when a check fails (semantics belong to the runtime)."""
+
+    retries: int = Field(0, ge=0, le=20, description="How many more attempts.")
+    reask: bool = Field(True, description="Append the failed checks' messages when retrying.")
+    temperature: float | None = Field(None, ge=0, le=5, description="Temperature for retries.")
+    fallback: str | None = Field(None, description="Blueprint file or backend to fall back to.")
+    then: Literal["raise", "return", "fallback"] = Field(
+        "raise",
+        description="After the last retry: raise, return with failures marked, or fall back.",
+    )
+
+
+class BlueprintFile(_Strict):
+    """A reasoning blueprint: key instructions, checkpoints that recall them, and the reply."""
+
+    schema_ref: str | None = Field(None, alias="$schema", description="JSON Schema of this file.")
+    blueprint: str = Field(pattern=NAME, description="The blueprint's name.")
+    version: str | int | float | None = Field(None, description="Version of this blueprint.")
+    description: str | None = Field(None, description="What the blueprint is for.")
+    extends: str | None = Field(
+        None, description="A base blueprint file (relative path) whose parts this one reuses."
+    )
+    variables: dict[str, VariableSpec] = Field(
+        default_factory=dict, description="Typed inputs supplied per call."
+    )
+    instructions: dict[str, str] = Field(
+        default_factory=dict, description="Instruction id → text (a template over the variables)."
+    )
+    system: str | None = Field(
+        None, description="System prompt template; sees the variables and `instructions`."
+    )
+    checkpoints: list[Checkpoint] = Field(
+        default_factory=list, description="Ordered checkpoints, answered before the reply."
+    )
+    reply: ReplySpec = Field(default_factory=ReplySpec, description="The final answer.")
+    segments: SegmentsSpec | None = Field(None, description="Long-form reply in segments.")
+    checks: list[dict[str, Any]] = Field(
+        default_factory=list, description="Checks on the output: name → parameters."
+    )
+    on_fail: OnFail | None = Field(None, description="Policy when checks fail.")

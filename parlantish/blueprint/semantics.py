@@ -1,0 +1,189 @@
+"""Checks of meaning that a JSON Schema cannot express: references between parts, type-specific
+fields, templates. Each problem is located where the author wrote the offending part."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import jsonschema
+
+from parlantish.blueprint.model import AnswerSpec, VariableSpec
+from parlantish.blueprint.source import Problem
+from parlantish.blueprint.templates import check_template
+
+if TYPE_CHECKING:
+    from parlantish.blueprint.loader import Blueprint
+
+__all__ = ["RESERVED_IDS", "semantic_problems"]
+
+#: Checkpoint ids the compiled JSON uses for its own keys.
+RESERVED_IDS = frozenset({"reply", "reply_recall"})
+
+# Which optional fields make sense for which answer type.
+_ANSWER_FIELDS = {
+    "string": {"max_length", "min_length", "pattern"},
+    "boolean": set(),
+    "integer": {"minimum", "maximum"},
+    "number": {"minimum", "maximum"},
+    "enum": {"values"},
+    "list": {"items", "min_items", "max_items"},
+    "object": {"properties"},
+}
+_ANSWER_REQUIRED = {"enum": "values", "list": "items", "object": "properties"}
+
+
+def _did_you_mean(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    return f" (defined: {', '.join(options)})" if options else " (no instructions are defined)"
+
+
+def _answer_problems(spec: AnswerSpec, where: str) -> Iterator[str]:
+    used = {name for name in spec.model_fields_set if getattr(spec, name) is not None} - {
+        "type",
+        "description",
+    }
+    for name in sorted(used - _ANSWER_FIELDS[spec.type]):
+        yield f"{where}: {name!r} does not apply to a {spec.type} answer"
+    required = _ANSWER_REQUIRED.get(spec.type)
+    if required and getattr(spec, required) in (None, {}, []):
+        yield f"{where}: a {spec.type} answer needs {required!r}"
+    for low, high in (
+        ("min_length", "max_length"),
+        ("minimum", "maximum"),
+        ("min_items", "max_items"),
+    ):
+        a, b = getattr(spec, low), getattr(spec, high)
+        if a is not None and b is not None and a > b:
+            yield f"{where}: {low} ({a}) is greater than {high} ({b})"
+    if spec.pattern is not None:
+        try:
+            re.compile(spec.pattern)
+        except re.error as e:
+            yield f"{where}: invalid pattern: {e}"
+    if spec.items is not None:
+        yield from _answer_problems(spec.items, f"{where}.items")
+    for name, child in (spec.properties or {}).items():
+        yield from _answer_problems(child, f"{where}.properties.{name}")
+
+
+def variable_json_schema(spec: VariableSpec) -> dict[str, Any]:
+    """The JSON Schema a variable's value must satisfy."""
+    schema: dict[str, Any] = {"type": spec.type}
+    mapping = {
+        "enum": "enum",
+        "minimum": "minimum",
+        "maximum": "maximum",
+        "min_length": "minLength",
+        "max_length": "maxLength",
+        "pattern": "pattern",
+    }
+    for name, key in mapping.items():
+        value = getattr(spec, name)
+        if value is not None:
+            schema[key] = value
+    return schema
+
+
+def _variable_problems(blueprint: Blueprint) -> Iterator[Problem]:
+    for name, spec in blueprint.spec.variables.items():
+        where = blueprint.locate("variables", name)
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            yield Problem(where, f"variable name {name!r} is not an identifier usable in templates")
+        if "default" in spec.model_fields_set:
+            errors = list(
+                jsonschema.Draft202012Validator(variable_json_schema(spec)).iter_errors(
+                    spec.default
+                )
+            )
+            if errors:
+                yield Problem(
+                    where, f"default of variable {name!r} is invalid: {errors[0].message}"
+                )
+
+
+def _reference_problems(blueprint: Blueprint) -> Iterator[Problem]:
+    spec = blueprint.spec
+    known = list(spec.instructions)
+    seen: set[str] = set()
+    for checkpoint in spec.checkpoints:
+        where = blueprint.locate("checkpoints", checkpoint.id, "id")
+        if checkpoint.id in seen:
+            yield Problem(where, f"checkpoint id {checkpoint.id!r} is used twice")
+        if checkpoint.id in RESERVED_IDS:
+            yield Problem(where, f"checkpoint id {checkpoint.id!r} is reserved")
+        seen.add(checkpoint.id)
+        for ref in checkpoint.recall:
+            if ref not in spec.instructions:
+                yield Problem(
+                    blueprint.locate("checkpoints", checkpoint.id, "recall"),
+                    f"recall names unknown instruction {ref!r}{_did_you_mean(ref, known)}",
+                )
+        for message in _answer_problems(checkpoint.answer, f"checkpoint {checkpoint.id!r} answer"):
+            yield Problem(blueprint.locate("checkpoints", checkpoint.id, "answer"), message)
+    for part, refs in (
+        ("reply", spec.reply.recall),
+        ("segments", spec.segments.recall if spec.segments else []),
+    ):
+        for ref in refs:
+            if ref not in spec.instructions:
+                yield Problem(
+                    blueprint.locate(part),
+                    f"{part}.recall names unknown instruction {ref!r}{_did_you_mean(ref, known)}",
+                )
+
+
+def _reply_problems(blueprint: Blueprint) -> Iterator[Problem]:
+    reply, segments = blueprint.spec.reply, blueprint.spec.segments
+    where = blueprint.locate("reply")
+    if reply.type == "object":
+        if not reply.properties:
+            yield Problem(where, "an object reply needs 'properties'")
+        if reply.max_length is not None or reply.min_length is not None:
+            yield Problem(where, "max_length/min_length apply to a text reply, not an object")
+        if segments is not None:
+            yield Problem(blueprint.locate("segments"), "segments need a text reply, not an object")
+        for name, child in (reply.properties or {}).items():
+            for message in _answer_problems(child, f"reply.properties.{name}"):
+                yield Problem(where, message)
+    elif reply.properties:
+        yield Problem(where, "'properties' needs type: object")
+    if (reply.min_length or 0) > (reply.max_length or float("inf")):
+        yield Problem(where, "reply min_length is greater than max_length")
+    if (
+        segments is not None
+        and not isinstance(segments.count, int)
+        and segments.count.min > segments.count.max
+    ):
+        yield Problem(blueprint.locate("segments"), "segments.count: min is greater than max")
+
+
+def _template_problems(blueprint: Blueprint) -> Iterator[Problem]:
+    spec = blueprint.spec
+    variables = set(spec.variables)
+    templates: list[tuple[tuple[Any, ...], str, set[str]]] = [
+        (("instructions", name), text, variables) for name, text in spec.instructions.items()
+    ]
+    if spec.system is not None:
+        templates.append((("system",), spec.system, variables | {"instructions"}))
+    templates += [
+        (("checkpoints", c.id, "ask"), c.ask, variables | {"instructions"})
+        for c in spec.checkpoints
+    ]
+    for path, source, allowed in templates:
+        for location, message in check_template(source, allowed, blueprint.locate(*path)):
+            yield Problem(location, message)
+
+
+def semantic_problems(blueprint: Blueprint) -> list[Problem]:
+    """Every meaning-level problem of a schema-valid blueprint."""
+    return [
+        *_variable_problems(blueprint),
+        *_reference_problems(blueprint),
+        *_reply_problems(blueprint),
+        *_template_problems(blueprint),
+    ]

@@ -1,0 +1,25 @@
+"""The compiler: blueprints → plans (rendered messages + one structured-output constraint)."""
+
+from parlantish.compiler.compile import clear_cache, compile_plan, validate_messages
+from parlantish.compiler.longform import format_to_lark
+from parlantish.compiler.plan import (
+    ARMS,
+    CheckpointAnswer,
+    CompiledCheckpoint,
+    OutputParseError,
+    ParsedOutput,
+    Plan,
+)
+
+__all__ = [
+    "ARMS",
+    "CheckpointAnswer",
+    "CompiledCheckpoint",
+    "OutputParseError",
+    "ParsedOutput",
+    "Plan",
+    "clear_cache",
+    "compile_plan",
+    "format_to_lark",
+    "validate_messages",
+]

@@ -1,0 +1,122 @@
+"""ARQ mode: one JSON object whose properties, in order, are the checkpoints and the reply.
+
+Each checkpoint is ``{"recall": {id: text, …}, "ask": query, "answer": …}`` where the recalled
+texts and the query are ``const``: the model must write them out, word for word, before it
+answers, so the instruction sits right in front of the decision it governs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+
+from parlantish.backends.constraints import Constraint
+from parlantish.compiler.plan import (
+    CheckpointAnswer,
+    CompiledCheckpoint,
+    OutputParseError,
+    ParsedOutput,
+)
+
+__all__ = ["REPLY_KEY", "REPLY_RECALL_KEY", "ArqLayout"]
+
+REPLY_KEY = "reply"
+REPLY_RECALL_KEY = "reply_recall"
+
+
+def _recall_schema(recall: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {name: {"const": text} for name, text in recall},
+        "required": [name for name, _ in recall],
+        "additionalProperties": False,
+    }
+
+
+def _bounded_length(schema: dict[str, Any]) -> int:
+    """A rough upper bound, in characters, of a value valid under ``schema``."""
+    if "const" in schema:
+        return len(json.dumps(schema["const"]))
+    kind = schema.get("type")
+    if kind == "string":
+        if "enum" in schema:
+            return max(len(v) for v in schema["enum"]) + 2
+        return schema.get("maxLength", 400) + 2
+    if kind in ("integer", "number"):
+        return 24
+    if kind == "boolean":
+        return 5
+    if kind == "array":
+        return (schema.get("maxItems", 5)) * (_bounded_length(schema["items"]) + 2) + 2
+    if kind == "object":
+        return (
+            sum(len(k) + 4 + _bounded_length(v) for k, v in schema.get("properties", {}).items())
+            + 2
+        )
+    return 400
+
+
+@dataclass(frozen=True)
+class ArqLayout:
+    """Checkpoints then the reply, as a JSON schema with forced ``const`` restatements."""
+
+    checkpoints: tuple[CompiledCheckpoint, ...]
+    reply_recall: tuple[tuple[str, str], ...]
+    reply_schema: dict[str, Any]
+    mode: str = "arq"
+
+    def schema(self) -> dict[str, Any]:
+        properties: dict[str, Any] = {}
+        for checkpoint in self.checkpoints:
+            parts: dict[str, Any] = {}
+            if checkpoint.recall:
+                parts["recall"] = _recall_schema(checkpoint.recall)
+            parts["ask"] = {"const": checkpoint.ask}
+            parts["answer"] = checkpoint.answer_schema
+            properties[checkpoint.id] = {
+                "type": "object",
+                "properties": parts,
+                "required": list(parts),
+                "additionalProperties": False,
+            }
+        if self.reply_recall:
+            properties[REPLY_RECALL_KEY] = _recall_schema(self.reply_recall)
+        properties[REPLY_KEY] = self.reply_schema
+        return {
+            "type": "object",
+            "properties": properties,
+            "required": list(properties),
+            "additionalProperties": False,
+        }
+
+    def constraint(self) -> Constraint:
+        return Constraint.json_schema(self.schema())
+
+    def max_tokens(self) -> int:
+        # Worst case one character per token (small models emit digits and spaces singly).
+        return _bounded_length(self.schema()) + 64
+
+    def parse(self, text: str) -> ParsedOutput:
+        try:
+            value = json.loads(text)
+        except ValueError as e:
+            raise OutputParseError(f"output is not JSON: {e}") from e
+        error = jsonschema.exceptions.best_match(
+            jsonschema.Draft202012Validator(self.schema()).iter_errors(value)
+        )
+        if error is not None:
+            where = "/".join(map(str, error.absolute_path)) or "(root)"
+            raise OutputParseError(f"output does not match the plan at {where}: {error.message}")
+        answers = tuple(
+            CheckpointAnswer(
+                id=c.id,
+                recall=tuple(value[c.id].get("recall", {}).values()),
+                ask=value[c.id]["ask"],
+                answer=value[c.id]["answer"],
+            )
+            for c in self.checkpoints
+        )
+        return ParsedOutput(raw=text, reply=value[REPLY_KEY], checkpoints=answers)

@@ -1,0 +1,240 @@
+"""The compiler: blueprint + variables + conversation + arm → ``Plan``.
+
+A pure function. The expensive part (rendering templates and building the constraint) depends
+only on the blueprint, the variables, the arm and the target, and is cached on those; the
+conversation is attached per call.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from parlantish.backends.constraints import Constraint
+from parlantish.backends.types import ChatMessage
+from parlantish.blueprint.loader import Blueprint
+from parlantish.blueprint.model import AnswerSpec
+from parlantish.blueprint.templates import render_template
+from parlantish.blueprint.variables import resolve_variables
+from parlantish.compiler.answers import answer_json_schema
+from parlantish.compiler.arq import ArqLayout
+from parlantish.compiler.baselines import CotJsonLayout, CotTextLayout, DirectLayout
+from parlantish.compiler.longform import LongformLayout, reminder_text
+from parlantish.compiler.plan import ARMS, CompiledCheckpoint, Layout, Plan
+from parlantish.errors import UserError
+
+__all__ = ["LongformTarget", "clear_cache", "compile_plan", "validate_messages"]
+
+LongformTarget = Literal["structural_tag", "grammar"]
+DEFAULT_REPLY_CHARS = 1200
+CACHE_SIZE = 512
+
+_FORMAT_NOTES = {
+    "arq": (
+        "Answer with one JSON object. First go through each checkpoint in order: restate the "
+        "listed instructions word for word, restate the question, and answer it. Then write your "
+        'reply to the user in "reply", following every instruction.'
+    ),
+    "longform": (
+        "Before replying, go through each checkpoint in order: restate the listed instructions, "
+        "restate the question, and answer it on one line. Then write your reply after [Reply]. "
+        "Reminders of your instructions appear between parts of the reply: keep following them."
+    ),
+    "cot": (
+        "Think step by step about how to follow every instruction first, then write your reply."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    system: str
+    layout: Layout
+    constraint: Constraint | None
+    checkpoints: tuple[CompiledCheckpoint, ...]
+
+
+_cache: OrderedDict[tuple[Any, ...], _Compiled] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def clear_cache() -> None:
+    """Forget every cached compilation (for benchmarks measuring a first compile)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def validate_messages(
+    messages: Iterable[ChatMessage | Mapping[str, Any]],
+) -> tuple[ChatMessage, ...]:
+    """The conversation as ``ChatMessage``s; anything not in OpenAI chat format is a ``UserError``
+    naming the message and field."""
+    result = []
+    for index, message in enumerate(messages):
+        if isinstance(message, ChatMessage):
+            result.append(message)
+            continue
+        try:
+            result.append(ChatMessage.model_validate(message))
+        except ValidationError as e:
+            detail = "; ".join(
+                f"{'.'.join(map(str, err['loc'])) or 'message'}: {err['msg']}" for err in e.errors()
+            )
+            raise UserError(
+                f"messages[{index}] is not an OpenAI chat message: {detail}",
+                hint='each message is {"role": "user"|"assistant"|"system"|"tool", '
+                '"content": "..."}',
+            ) from e
+    return tuple(result)
+
+
+def _instructions(blueprint: Blueprint, variables: dict[str, Any]) -> dict[str, str]:
+    return {
+        name: render_template(text, variables, blueprint.locate("instructions", name)).strip()
+        for name, text in blueprint.spec.instructions.items()
+    }
+
+
+def _system_prompt(
+    blueprint: Blueprint, variables: dict[str, Any], instructions: dict[str, str]
+) -> str:
+    """The system prompt every arm shares: the author's template, and the instructions unless
+    the template places them itself (by using ``instructions``)."""
+    template = blueprint.spec.system or ""
+    text = render_template(
+        template, {**variables, "instructions": instructions}, blueprint.locate("system")
+    ).strip()
+    if instructions and "instructions" not in template:
+        listed = "\n".join(f"- {line}" for line in instructions.values())
+        text = f"{text}\n\nFollow these instructions:\n{listed}".strip()
+    return text
+
+
+def _reply_schema(blueprint: Blueprint) -> dict[str, Any]:
+    reply = blueprint.spec.reply
+    if reply.type == "object":
+        return answer_json_schema(AnswerSpec(type="object", properties=reply.properties))
+    schema: dict[str, Any] = {
+        "type": "string",
+        "maxLength": reply.max_length or DEFAULT_REPLY_CHARS,
+    }
+    if reply.min_length is not None:
+        schema["minLength"] = reply.min_length
+    return schema
+
+
+def _segment_groups(blueprint: Blueprint) -> tuple[tuple[int, ...], int]:
+    """Token budgets of the reply's blocks between reminders, and how many are required."""
+    segments = blueprint.spec.segments
+    assert segments is not None
+    count = segments.count
+    low, high = (count, count) if isinstance(count, int) else (count.min, count.max)
+    every = segments.every if segments.recall else high
+    starts = list(range(0, high, every))
+    groups = tuple(min(every, high - s) * segments.max_tokens for s in starts)
+    required = sum(1 for s in starts if s < low)
+    return groups, max(1, required)
+
+
+def _compile(
+    blueprint: Blueprint, variables: dict[str, Any], arm: str, target: LongformTarget
+) -> _Compiled:
+    spec = blueprint.spec
+    instructions = _instructions(blueprint, variables)
+    system = _system_prompt(blueprint, variables, instructions)
+    context = {**variables, "instructions": instructions}
+    checkpoints = tuple(
+        CompiledCheckpoint(
+            id=c.id,
+            recall=tuple((name, instructions[name]) for name in c.recall),
+            ask=render_template(
+                c.ask, context, blueprint.locate("checkpoints", c.id, "ask")
+            ).strip(),
+            answer_schema=answer_json_schema(c.answer),
+        )
+        for c in spec.checkpoints
+    )
+    reply_recall = tuple((name, instructions[name]) for name in spec.reply.recall)
+    reply_schema = _reply_schema(blueprint)
+    typed_reply = spec.reply.type == "object"
+    layout: Layout
+    if spec.segments is not None:
+        groups, required = _segment_groups(blueprint)
+        budget = sum(groups)
+        if arm == "blueprint":
+            reminder = (
+                reminder_text([instructions[name] for name in spec.segments.recall])
+                if spec.segments.recall
+                else "\n\n"
+            )
+            layout = LongformLayout(checkpoints, reply_recall, reminder, groups, required, target)
+        elif arm == "cot":
+            layout = CotTextLayout(budget)
+        else:
+            layout = DirectLayout(None, budget)
+    else:
+        budget = reply_schema.get("maxLength", DEFAULT_REPLY_CHARS) + 64
+        if arm == "blueprint":
+            layout = ArqLayout(checkpoints, reply_recall, reply_schema)
+        elif arm == "cot":
+            layout = CotJsonLayout(reply_schema, budget)
+        else:
+            layout = DirectLayout(reply_schema if typed_reply else None, budget)
+    note = _FORMAT_NOTES.get(layout.mode)
+    if note is None and typed_reply:
+        note = "Answer with one JSON object."
+    full_system = f"{system}\n\n{note}".strip() if note else system
+    return _Compiled(
+        full_system, layout, layout.constraint(), checkpoints if arm == "blueprint" else ()
+    )
+
+
+def compile_plan(
+    blueprint: Blueprint,
+    variables: Mapping[str, Any] | None = None,
+    messages: Iterable[ChatMessage | Mapping[str, Any]] = (),
+    *,
+    arm: str = "blueprint",
+    target: LongformTarget = "structural_tag",
+) -> Plan:
+    """Compile a blueprint for one call.
+
+    ``arm`` is ``blueprint`` (checkpoints forced), ``direct`` or ``cot`` (baselines);
+    ``target`` picks the long-form constraint (xgrammar structural tag, or a Lark grammar).
+    Raises ``VariablesError``/``UserError`` for bad variables or messages and a located
+    ``TemplateRenderError`` when a template fails.
+    """
+    if arm not in ARMS:
+        raise UserError(f"unknown arm {arm!r}", hint=f"use one of {', '.join(ARMS)}")
+    conversation = validate_messages(messages)
+    values = resolve_variables(blueprint.spec.variables, variables)
+    key = (blueprint.hash, json.dumps(values, sort_keys=True, default=str), arm, target)
+    with _cache_lock:
+        compiled = _cache.get(key)
+        if compiled is not None:
+            _cache.move_to_end(key)
+    if compiled is None:
+        compiled = _compile(blueprint, values, arm, target)
+        with _cache_lock:
+            _cache[key] = compiled
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+    leading_system = [m.content for m in conversation[:1] if m.role == "system"]
+    system = "\n\n".join([compiled.system, *leading_system]).strip()
+    rest = conversation[1:] if leading_system else conversation
+    head = (ChatMessage(role="system", content=system),) if system else ()
+    return Plan(
+        arm=arm,
+        messages=(*head, *rest),
+        layout=compiled.layout,
+        constraint=compiled.constraint,
+        blueprint_name=blueprint.name,
+        blueprint_hash=blueprint.hash,
+        checkpoints=compiled.checkpoints,
+    )

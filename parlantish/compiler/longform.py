@@ -1,0 +1,226 @@
+"""Long-form mode: checkpoints as forced text lines, then the reply in bounded segments with a
+forced reminder of the key instructions between segments.
+
+The layout is built once as an xgrammar structural-tag format tree (``sequence``,
+``const_string``, ``regex``, ``json_schema``, ``any_text`` with ``max_tokens``, ``optional``); the
+equivalent Lark grammar (llguidance dialect, for backends without structural tags) is derived
+from the same tree, so the two targets cannot disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from parlantish.backends.constraints import Constraint
+from parlantish.compiler.plan import (
+    CheckpointAnswer,
+    CompiledCheckpoint,
+    OutputParseError,
+    ParsedOutput,
+)
+
+__all__ = ["LongformLayout", "format_to_lark", "reminder_text"]
+
+CHARS_PER_TOKEN = 3
+
+
+def reminder_text(texts: list[str]) -> str:
+    """The forced reminder between segments."""
+    return "\n[Reminder: " + " ".join(texts) + "]\n"
+
+
+def _checkpoint_prefix(checkpoint: CompiledCheckpoint) -> str:
+    lines = [f"[Checkpoint {checkpoint.id}]"]
+    if checkpoint.recall:
+        lines.append("Recall: " + " ".join(checkpoint.recall_texts))
+    lines.append(f"Question: {checkpoint.ask}")
+    return "\n".join(lines) + "\nAnswer: "
+
+
+def _answer_format(schema: dict[str, Any]) -> dict[str, Any]:
+    """Scalar answers as a one-line regex, structured ones as embedded JSON."""
+    kind = schema.get("type")
+    if kind == "boolean":
+        return {"type": "regex", "pattern": "(yes|no)"}
+    if kind == "string" and "enum" in schema:
+        return {
+            "type": "regex",
+            "pattern": "(" + "|".join(re.escape(v) for v in schema["enum"]) + ")",
+        }
+    if kind == "integer":
+        return {"type": "regex", "pattern": "-?[0-9]{1,18}"}
+    if kind == "number":
+        return {"type": "regex", "pattern": r"-?[0-9]{1,18}(\.[0-9]{1,12})?"}
+    if kind == "string":
+        if "pattern" in schema:
+            return {"type": "regex", "pattern": schema["pattern"]}
+        low, high = schema.get("minLength", 1) or 1, schema.get("maxLength", 300)
+        return {"type": "regex", "pattern": f"[^\\n]{{{low},{high}}}"}
+    return {"type": "json_schema", "json_schema": schema}
+
+
+def _coerce(schema: dict[str, Any], text: str) -> Any:
+    kind = schema.get("type")
+    if kind == "boolean":
+        return text == "yes"
+    if kind == "integer":
+        return int(text)
+    if kind == "number":
+        return float(text)
+    return text
+
+
+@dataclass(frozen=True)
+class LongformLayout:
+    """Checkpoint lines, then ``[Reply]`` and segments separated by forced reminders.
+
+    ``groups`` lists the reply's blocks between reminders: each block's token budget; blocks
+    from index ``min_groups`` on are optional (the model may end the reply before them).
+    """
+
+    checkpoints: tuple[CompiledCheckpoint, ...]
+    reply_recall: tuple[tuple[str, str], ...]
+    reminder: str
+    groups: tuple[int, ...]
+    min_groups: int
+    target: Literal["structural_tag", "grammar"] = "structural_tag"
+    mode: str = "longform"
+
+    @property
+    def reply_prefix(self) -> str:
+        recall = (
+            ("Recall: " + " ".join(t for _, t in self.reply_recall) + "\n")
+            if self.reply_recall
+            else ""
+        )
+        return f"{recall}[Reply]\n"
+
+    def format_tree(self) -> dict[str, Any]:
+        """The layout as an xgrammar structural-tag ``format``."""
+        elements: list[dict[str, Any]] = []
+        for checkpoint in self.checkpoints:
+            elements.append({"type": "const_string", "value": _checkpoint_prefix(checkpoint)})
+            elements.append(_answer_format(checkpoint.answer_schema))
+            elements.append({"type": "const_string", "value": "\n"})
+        elements.append({"type": "const_string", "value": self.reply_prefix})
+        elements.append({"type": "any_text", "max_tokens": self.groups[0]})
+
+        def tail(index: int) -> list[dict[str, Any]]:
+            if index >= len(self.groups):
+                return []
+            block: list[dict[str, Any]] = [
+                {"type": "const_string", "value": self.reminder},
+                {"type": "any_text", "max_tokens": self.groups[index]},
+                *tail(index + 1),
+            ]
+            if index >= self.min_groups:
+                return [{"type": "optional", "content": {"type": "sequence", "elements": block}}]
+            return block
+
+        elements.extend(tail(1))
+        return {"type": "sequence", "elements": elements}
+
+    def constraint(self) -> Constraint:
+        if self.target == "grammar":
+            return Constraint.grammar(format_to_lark(self.format_tree()))
+        return Constraint.structural_tag({"format": self.format_tree()})
+
+    def max_tokens(self) -> int:
+        forced = sum(len(_checkpoint_prefix(c)) for c in self.checkpoints)
+        forced += len(self.reply_prefix) + len(self.reminder) * (len(self.groups) - 1)
+        answers = 300 * len(self.checkpoints)  # one-line answers, at worst a token per character
+        return forced // CHARS_PER_TOKEN + answers + sum(self.groups) + 32
+
+    def parse(self, text: str) -> ParsedOutput:
+        position = 0
+
+        def expect(literal: str) -> None:
+            nonlocal position
+            if not text.startswith(literal, position):
+                found = text[position : position + len(literal)]
+                raise OutputParseError(
+                    f"expected {literal!r} at offset {position}, found {found!r}"
+                )
+            position += len(literal)
+
+        answers = []
+        for checkpoint in self.checkpoints:
+            expect(_checkpoint_prefix(checkpoint))
+            fmt = _answer_format(checkpoint.answer_schema)
+            if fmt["type"] == "json_schema":
+                try:
+                    value, end = json.JSONDecoder().raw_decode(text, position)
+                except ValueError as e:
+                    raise OutputParseError(
+                        f"checkpoint {checkpoint.id!r}: answer is not JSON: {e}"
+                    ) from e
+            else:
+                end = text.find("\n", position)
+                end = len(text) if end < 0 else end
+                if not re.fullmatch(fmt["pattern"], text[position:end]):
+                    raise OutputParseError(
+                        f"checkpoint {checkpoint.id!r}: answer {text[position:end]!r} "
+                        "does not have the expected form"
+                    )
+                value = _coerce(checkpoint.answer_schema, text[position:end])
+            position = end
+            expect("\n")
+            answers.append(
+                CheckpointAnswer(
+                    id=checkpoint.id,
+                    recall=tuple(checkpoint.recall_texts),
+                    ask=checkpoint.ask,
+                    answer=value,
+                )
+            )
+        expect(self.reply_prefix)
+        segments = text[position:].split(self.reminder)
+        if not self.min_groups <= len(segments) <= len(self.groups):
+            raise OutputParseError(
+                f"the reply has {len(segments)} segments; expected {self.min_groups} to {len(self.groups)}"
+            )
+        return ParsedOutput(
+            raw=text,
+            reply="\n".join(segments),
+            checkpoints=tuple(answers),
+            segments=tuple(segments),
+            reminders=(self.reminder,) * (len(segments) - 1),
+        )
+
+
+def _lark_literal(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def format_to_lark(fmt: dict[str, Any]) -> str:
+    """An llguidance Lark grammar equivalent to a structural-tag format tree."""
+    rules: list[str] = []
+
+    def emit(node: dict[str, Any]) -> str:
+        kind = node["type"]
+        if kind == "const_string":
+            return _lark_literal(node["value"])
+        if kind == "regex":
+            return "/" + node["pattern"].replace("/", "\\/") + "/"
+        if kind == "any_text":
+            name = f"text_{len(rules)}"
+            options = f"[max_tokens={node['max_tokens']}]" if node.get("max_tokens") else ""
+            rules.append(f"{name}{options}: /(?s:.*)/")
+            return name
+        if kind == "json_schema":
+            name = f"json_{len(rules)}"
+            rules.append(f"{name}: %json {json.dumps(node['json_schema'])}")
+            return name
+        if kind == "sequence":
+            return " ".join(emit(e) for e in node["elements"])
+        if kind == "optional":
+            return f"({emit(node['content'])})?"
+        if kind == "or":
+            return "(" + " | ".join(emit(e) for e in node["elements"]) + ")"
+        raise ValueError(f"no Lark form for structural-tag element {kind!r}")
+
+    start = emit(fmt)
+    return "\n".join([f"start: {start}", *rules]) + "\n"

@@ -1,0 +1,146 @@
+"""A compiled plan: the rendered messages, one constraint, and how to read the output back."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from parlantish.backends.constraints import Constraint
+from parlantish.backends.types import ChatMessage, GenerationRequest, SamplingSettings
+from parlantish.errors import MalformedResponseError
+
+__all__ = [
+    "Arm",
+    "CheckpointAnswer",
+    "CompiledCheckpoint",
+    "Layout",
+    "OutputParseError",
+    "ParsedOutput",
+    "Plan",
+]
+
+Arm = Literal["blueprint", "direct", "cot"]
+ARMS: tuple[str, ...] = ("blueprint", "direct", "cot")
+
+
+class OutputParseError(MalformedResponseError):
+    """Generated text does not have the plan's shape (possible only without real constraints)."""
+
+
+@dataclass(frozen=True)
+class CompiledCheckpoint:
+    """A checkpoint with its templates rendered: the forced texts and the answer's type."""
+
+    id: str
+    recall: tuple[tuple[str, str], ...]  # (instruction id, rendered text), forced
+    ask: str  # forced
+    answer_schema: dict[str, Any]
+
+    @property
+    def recall_texts(self) -> list[str]:
+        return [text for _, text in self.recall]
+
+
+@dataclass(frozen=True)
+class CheckpointAnswer:
+    """What the model wrote at one checkpoint."""
+
+    id: str
+    recall: tuple[str, ...]
+    ask: str
+    answer: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "recall": list(self.recall), "ask": self.ask, "answer": self.answer}
+
+
+@dataclass(frozen=True)
+class ParsedOutput:
+    """Generated text read back: the visible reply, checkpoint answers, and the pieces."""
+
+    raw: str
+    reply: Any  # str for text replies, dict for typed ones
+    checkpoints: tuple[CheckpointAnswer, ...] = ()
+    segments: tuple[str, ...] = ()  # long-form: the reply's segments, reminders removed
+    reminders: tuple[str, ...] = ()  # long-form: the reminders found, in order
+    reasoning: str | None = None  # cot arm
+
+    @property
+    def text(self) -> str:
+        """The visible reply as text (typed replies as compact JSON)."""
+        if isinstance(self.reply, str):
+            return self.reply
+        return json.dumps(self.reply, ensure_ascii=False)
+
+
+class Layout(Protocol):
+    """One way of laying out an output: its constraint and how to parse it back."""
+
+    mode: str
+
+    def constraint(self) -> Constraint | None: ...
+
+    def parse(self, text: str) -> ParsedOutput: ...
+
+    def max_tokens(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything needed to make one generation for one arm, and to read its output.
+
+    ``constraint`` is ``layout.constraint()``, computed once when the plan is compiled."""
+
+    arm: str
+    messages: tuple[ChatMessage, ...]
+    layout: Layout
+    blueprint_name: str
+    blueprint_hash: str
+    constraint: Constraint | None
+    checkpoints: tuple[CompiledCheckpoint, ...] = ()
+    key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        digest = hashlib.sha256()
+        digest.update(json.dumps([m.to_openai() for m in self.messages], sort_keys=True).encode())
+        digest.update((self.constraint.key if self.constraint else "none").encode())
+        digest.update(self.arm.encode())
+        object.__setattr__(self, "key", digest.hexdigest()[:16])
+
+    @property
+    def mode(self) -> str:
+        return self.layout.mode
+
+    @property
+    def max_tokens(self) -> int:
+        """A token budget large enough for the forced texts and every bounded answer."""
+        return self.layout.max_tokens()
+
+    def request(self, sampling: SamplingSettings | None = None) -> GenerationRequest:
+        """The generation request; without ``sampling``, greedy with the plan's token budget."""
+        sampling = sampling or SamplingSettings(max_tokens=self.max_tokens)
+        return GenerationRequest(
+            messages=self.messages, sampling=sampling, constraint=self.constraint
+        )
+
+    def parse(self, text: str) -> ParsedOutput:
+        """Read generated text back (raises ``OutputParseError`` if it has the wrong shape)."""
+        return self.layout.parse(text)
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready: messages and the constraint (``type`` json_schema / structural_tag /
+        grammar / none, and its payload)."""
+        constraint = (
+            self.constraint.describe() if self.constraint else {"type": "none", "payload": None}
+        )
+        return {
+            "blueprint": {"name": self.blueprint_name, "hash": self.blueprint_hash},
+            "arm": self.arm,
+            "mode": self.mode,
+            "messages": [m.to_openai() for m in self.messages],
+            "constraint": constraint,
+            "max_tokens": self.max_tokens,
+            "key": self.key,
+        }
