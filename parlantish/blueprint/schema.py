@@ -111,7 +111,8 @@ def _problem(doc: SourceDocument, error: jsonschema.ValidationError) -> list[Pro
     if error.validator == "type":
         message = f"expected {_type_name(error.schema)}, got {_describe(error.instance)}"
     elif error.validator == "pattern":
-        message = f"{_describe(error.instance)} is not a valid name (must match {error.schema['pattern']})"
+        pattern = error.schema["pattern"]
+        message = f"{_describe(error.instance)} is not a valid name (must match {pattern})"
     elif error.validator == "enum":
         message = f"expected {_type_name(error.schema)}, got {_describe(error.instance)}"
     else:

@@ -39,7 +39,9 @@ def _validator(spec: VariableSpec) -> jsonschema.protocols.Validator:
 def resolve_variables(
     declared: Mapping[str, VariableSpec], given: Mapping[str, Any] | None
 ) -> dict[str, Any]:
-    """The call's variables with defaults filled in; raises ``VariablesError`` naming each problem."""
+    """The call's variables with defaults filled in.
+
+    Raises ``VariablesError`` naming each missing, unknown or ill-typed variable."""
     given = dict(given or {})
     names = list(declared)
     problems = []

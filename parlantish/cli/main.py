@@ -23,9 +23,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from parlantish.cli import doctor, generate, provision
+    from parlantish.cli import doctor, generate, lint, provision, render, schema
 
-    for module in (generate, doctor, provision):
+    for module in (lint, render, generate, schema, doctor, provision):
         cli.add_command(module.command)
 
 

@@ -180,7 +180,8 @@ class LongformLayout:
         segments = text[position:].split(self.reminder)
         if not self.min_groups <= len(segments) <= len(self.groups):
             raise OutputParseError(
-                f"the reply has {len(segments)} segments; expected {self.min_groups} to {len(self.groups)}"
+                f"the reply has {len(segments)} segments; "
+                f"expected {self.min_groups} to {len(self.groups)}"
             )
         return ParsedOutput(
             raw=text,
