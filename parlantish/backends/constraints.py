@@ -64,10 +64,15 @@ class Constraint:
         return isinstance(other, Constraint) and other.key == self.key
 
     @classmethod
-    def json_schema(cls, schema: dict[str, Any]) -> Constraint:
-        """Output must be JSON valid against ``schema``."""
+    def json_schema(cls, schema: dict[str, Any], *, check: bool = True) -> Constraint:
+        """Output must be JSON valid against ``schema``.
+
+        ``check=False`` skips the meta-schema check, for schemas built by parlantish's own
+        compiler from already-validated blueprints (the check dominates compile time)."""
         if not isinstance(schema, dict):
             raise ConstraintError("a JSON schema must be a JSON object")
+        if not check:
+            return cls(ConstraintKind.JSON_SCHEMA, schema)
         try:
             jsonschema.validators.validator_for(schema).check_schema(schema)
         except jsonschema.SchemaError as e:

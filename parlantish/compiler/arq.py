@@ -93,7 +93,7 @@ class ArqLayout:
         }
 
     def constraint(self) -> Constraint:
-        return Constraint.json_schema(self.schema())
+        return Constraint.json_schema(self.schema(), check=False)
 
     def max_tokens(self) -> int:
         # Worst case one character per token (small models emit digits and spaces singly).

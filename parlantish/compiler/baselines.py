@@ -29,7 +29,7 @@ class DirectLayout:
     mode: str = "plain"
 
     def constraint(self) -> Constraint | None:
-        return Constraint.json_schema(self.reply_schema) if self.reply_schema else None
+        return Constraint.json_schema(self.reply_schema, check=False) if self.reply_schema else None
 
     def max_tokens(self) -> int:
         return self.budget
@@ -65,7 +65,7 @@ class CotJsonLayout:
         }
 
     def constraint(self) -> Constraint:
-        return Constraint.json_schema(self.schema())
+        return Constraint.json_schema(self.schema(), check=False)
 
     def max_tokens(self) -> int:
         return self.budget + REASONING_MAX_TOKENS

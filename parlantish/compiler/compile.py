@@ -20,7 +20,7 @@ from parlantish.backends.constraints import Constraint
 from parlantish.backends.types import ChatMessage
 from parlantish.blueprint.loader import Blueprint
 from parlantish.blueprint.model import AnswerSpec
-from parlantish.blueprint.templates import render_template
+from parlantish.blueprint.templates import clear_template_cache, render_template
 from parlantish.blueprint.variables import resolve_variables
 from parlantish.compiler.answers import answer_json_schema
 from parlantish.compiler.arq import ArqLayout
@@ -68,6 +68,7 @@ def clear_cache() -> None:
     """Forget every cached compilation (for benchmarks measuring a first compile)."""
     with _cache_lock:
         _cache.clear()
+    clear_template_cache()
 
 
 def validate_messages(
