@@ -27,6 +27,7 @@ demo: setup
 
 test: setup
 	$(BIN)/ruff check parlantish tests bench examples
+	$(BIN)/mypy
 	$(BIN)/python -m pytest tests -p no:cacheprovider
 
 lint: setup

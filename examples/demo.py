@@ -33,7 +33,8 @@ def main() -> int:
         for arm in ("blueprint", "direct")
     }
     print(
-        f"blueprint {blueprint.name} ({blueprint.hash}) on the embedded model; generating both arms..."
+        f"blueprint {blueprint.name} ({blueprint.hash}) on the embedded model; "
+        "generating both arms..."
     )
     backend = resolve_backend("embedded")
     requests = [

@@ -84,9 +84,9 @@ def resolve_backend(spec: str | Backend, **options: Any) -> Backend:
     if spec == "scripted":
         return ScriptedBackend(**options)
     if spec == "embedded":
-        from parlantish.backends.embedded import provision_embedded_model
+        from parlantish.backends.embedded import EMBEDDED_ENGINE_OPTIONS, provision_embedded_model
 
-        return _engine(str(provision_embedded_model()), options)
+        return _engine(str(provision_embedded_model()), {**EMBEDDED_ENGINE_OPTIONS, **options})
     path = Path(spec).expanduser()
     if path.exists() or spec.startswith((".", "/", "~")):
         return _engine(str(path), options)

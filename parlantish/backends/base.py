@@ -104,9 +104,13 @@ class Backend(ABC):
     def stream(self, request: GenerationRequest) -> Iterator[StreamDelta]:
         """Blocking :meth:`astream`: yields deltas as they arrive."""
         agen = self.astream(request)
+
+        async def next_delta() -> StreamDelta:
+            return await agen.__anext__()
+
         while True:
             try:
-                yield self._run(agen.__anext__())
+                yield self._run(next_delta())
             except StopAsyncIteration:
                 return
 

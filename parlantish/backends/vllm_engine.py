@@ -15,13 +15,13 @@ import itertools
 import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from parlantish.backends.base import Backend
+from parlantish.backends.base import Backend, BatchItem
 from parlantish.backends.constraints import rejection_error
 from parlantish.backends.types import Completion, GenerationRequest, GenerationResult, StreamDelta
 from parlantish.errors import (
@@ -269,14 +269,17 @@ class VLLMEngine(Backend):
     async def astream(self, request: GenerationRequest) -> AsyncIterator[StreamDelta]:
         loop = asyncio.get_running_loop()
         deltas: asyncio.Queue[str] = asyncio.Queue()
-        request_id, future = self.submit(
-            request, on_delta=lambda text: loop.call_soon_threadsafe(deltas.put_nowait, text)
-        )
+
+        def on_delta(text: str) -> None:
+            loop.call_soon_threadsafe(deltas.put_nowait, text)
+
+        request_id, future = self.submit(request, on_delta=on_delta)
         wrapped = asyncio.wrap_future(future)
         try:
             while not (wrapped.done() and deltas.empty()):
-                getter = asyncio.ensure_future(deltas.get())
-                await asyncio.wait({getter, wrapped}, return_when=asyncio.FIRST_COMPLETED)
+                getter: asyncio.Future[str] = asyncio.ensure_future(deltas.get())
+                waiting: set[asyncio.Future[Any]] = {getter, wrapped}
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
                 if getter.done():
                     yield StreamDelta(text=getter.result())
                 else:
@@ -287,12 +290,14 @@ class VLLMEngine(Backend):
             self.abort(request_id)
             raise
 
-    def generate_many(self, requests, *, concurrency=None):  # type: ignore[no-untyped-def]
+    def generate_many(
+        self, requests: Sequence[GenerationRequest], *, concurrency: int | None = None
+    ) -> list[BatchItem]:
         """Submit every request at once (one vLLM batch) and wait; failures come back as values."""
         if concurrency is not None:
             return super().generate_many(requests, concurrency=concurrency)
         futures = [self.submit(r)[1] for r in requests]
-        results = []
+        results: list[BatchItem] = []
         for future in futures:
             try:
                 results.append(future.result())

@@ -246,7 +246,8 @@ class VLLMServer(Backend):
         body = self.build_body(request, model, stream=True)
         started = time.perf_counter()
         parts: list[str] = []
-        reason, usage = "stop", {}
+        reason: str = "stop"
+        usage: dict[str, Any] = {}
         try:
             async with self._client().stream("POST", path, json=body) as response:
                 if response.status_code >= 400:

@@ -78,7 +78,8 @@ class ParsedOutput:
 class Layout(Protocol):
     """One way of laying out an output: its constraint and how to parse it back."""
 
-    mode: str
+    @property
+    def mode(self) -> str: ...
 
     def constraint(self) -> Constraint | None: ...
 

@@ -22,7 +22,7 @@ def engine(embedded_model_dir):
 
 @pytest.fixture(scope="session")
 def vllm_server(embedded_model_dir):
-    with VLLMServerProcess(embedded_model_dir) as server:
+    with VLLMServerProcess(embedded_model_dir, dtype="float32") as server:
         yield server
 
 

@@ -7,7 +7,7 @@ from parlantish.blueprint import lint_file
 
 @pytest.fixture
 def lint(tmp_path):
-    """Write a blueprint (dedented) and lint it; returns the problems as strings without the path."""
+    """Write a blueprint (dedented) and lint it; the problems as strings, path shortened."""
 
     def run(text, name="bp.yaml"):
         path = tmp_path / name

@@ -132,7 +132,8 @@ def test_longform_structural_tag_and_round_trip():
 
 def test_longform_every_n_merges_segments_between_reminders():
     blueprint = load_blueprint_text(
-        "blueprint: t\ninstructions: {r: Be brief.}\nsegments: {count: 5, max_tokens: 10, recall: [r], every: 2}\n"
+        "blueprint: t\ninstructions: {r: Be brief.}\n"
+        "segments: {count: 5, max_tokens: 10, recall: [r], every: 2}\n"
     )
     plan = compile_plan(blueprint)
     assert plan.layout.groups == (20, 20, 10) and plan.layout.min_groups == 3
