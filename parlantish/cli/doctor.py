@@ -93,6 +93,18 @@ def _check_model() -> list[Finding]:
     return [wheel, folder]
 
 
+def _check_text_data() -> Finding:
+    from parlantish.checks.textutil import DATA_HINT, nltk_data_dir
+
+    data = nltk_data_dir()
+    return Finding(
+        "NLTK Punkt data",
+        data is not None,
+        data or "not installed (sentence checks)",
+        None if data else DATA_HINT,
+    )
+
+
 def collect() -> list[Finding]:
     """Every finding, engine and model first."""
     findings = [
@@ -102,6 +114,7 @@ def collect() -> list[Finding]:
         ),
         *_check_engine(),
         *_check_model(),
+        _check_text_data(),
         Finding("PARLANTISH_HOME", True, str(home())),
     ]
     findings += [Finding(name, True, str(path)) for name, path in engine_cache_dirs().items()]

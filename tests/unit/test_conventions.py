@@ -16,9 +16,10 @@ ALLOWED = {
     "errors": set(),
     "paths": set(),
     "backends": {"errors", "paths"},
-    "blueprint": {"errors"},
+    "checks": {"errors", "backends"},
+    "blueprint": {"errors", "checks"},
     "compiler": {"errors", "backends", "blueprint"},
-    "cli": {"errors", "paths", "backends", "blueprint", "compiler", "__init__"},
+    "cli": {"errors", "paths", "backends", "checks", "blueprint", "compiler", "__init__"},
     "__init__": {"errors", "backends"},
     "__main__": {"cli"},
 }

@@ -102,6 +102,16 @@ def test_segments_and_reply_consistency(lint):
     assert "bp.yaml:9:11: segments.count: min is greater than max" in problems
 
 
+def test_checks_are_validated_against_the_registry(lint):
+    problems = lint(
+        MINIMAL + "checks:\n  - max_sentence: 3\n  - {contains: {txt: a}}\n  - no_comma\n"
+    )
+    assert problems[0].startswith(
+        "bp.yaml:9:5: unknown check 'max_sentence' (did you mean 'max_sentences'?)"
+    )
+    assert problems[1].startswith("bp.yaml:10:5: check 'contains'") and len(problems) == 2
+
+
 def test_load_raises_with_every_problem(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("blueprint: t\nfoo: 1\nbar: 2\n")
