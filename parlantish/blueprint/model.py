@@ -152,6 +152,6 @@ class BlueprintFile(_Strict):
     segments: SegmentsSpec | None = Field(None, description="Long-form reply in segments.")
     checks: list[str | dict[str, Any]] = Field(
         default_factory=list,
-        description="Checks on the reply: a check name, or {name: parameters} (see `parlantish check list`).",
+        description="Checks on the reply: a name, or {name: parameters} (`parlantish check list`).",
     )
     on_fail: OnFail | None = Field(None, description="Policy when checks fail.")

@@ -98,7 +98,7 @@ class KeywordsExistence(_Params):
 
 @_ifeval("keywords:existence", KeywordsExistence)
 def keywords_existence(text: str, p: KeywordsExistence) -> bool:
-    """Every keyword is found, case-insensitively, as a regex search (so inside longer words too)."""
+    """Every keyword is found by a case-insensitive regex search (inside longer words too)."""
     return all(_search(keyword, text) for keyword in sorted(p.keywords))
 
 
@@ -290,7 +290,7 @@ class BulletLists(_Params):
 
 @_ifeval("detectable_format:number_bullet_lists", BulletLists)
 def number_bullet_lists(text: str, p: BulletLists) -> bool:
-    """Exactly N lines starting (after whitespace) with ``*`` not followed by ``*``, or with ``-``."""
+    """Exactly N lines starting (after whitespace) with ``*`` not followed by ``*``, or ``-``."""
     stars = re.findall(r"^\s*\*[^\*].*$", text, flags=re.MULTILINE)
     dashes = re.findall(r"^\s*-.*$", text, flags=re.MULTILINE)
     return len(stars) + len(dashes) == p.num_bullets
