@@ -16,6 +16,7 @@ from parlantish.backends import (
     resolve_backend,
 )
 from parlantish.errors import ParlantishError, RunError, UserError
+from parlantish.runtime import Guard, GuardReply, guarded
 
 __version__ = "0.1.0"
 
@@ -25,11 +26,14 @@ __all__ = [
     "Constraint",
     "GenerationRequest",
     "GenerationResult",
+    "Guard",
+    "GuardReply",
     "ParlantishError",
     "RunError",
     "SamplingSettings",
     "ScriptedBackend",
     "UserError",
     "__version__",
+    "guarded",
     "resolve_backend",
 ]

@@ -8,8 +8,10 @@ missing model), each with a ``hint``; ``RunError`` for things that went wrong wh
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
+    "AttemptsExhaustedError",
     "BackendError",
     "BackendUnavailableError",
     "ConstraintError",
@@ -111,6 +113,19 @@ class MalformedResponseError(RunError):
 
 
 class DeadlineExceededError(RunError):
-    """The call's total deadline passed (including any retries)."""
+    """The call's total deadline passed (including any retries); ``attempts`` so far."""
 
+    attempts: tuple[Any, ...] = ()
     retryable = False
+
+
+class AttemptsExhaustedError(RunError):
+    """Every attempt of a guarded call failed its checks (or the policy said to raise).
+
+    ``attempts`` holds what each attempt produced and why it was rejected; ``reply`` is the
+    last attempt's result, usable when a caller wants to inspect it anyway."""
+
+    def __init__(self, message: str, *, attempts: list[Any], reply: Any = None):
+        self.attempts = attempts
+        self.reply = reply
+        super().__init__(message, retryable=False)

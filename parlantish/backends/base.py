@@ -17,14 +17,15 @@ from typing import Any, TypeVar
 from parlantish.backends.types import GenerationRequest, GenerationResult, StreamDelta
 from parlantish.errors import ParlantishError
 
-__all__ = ["Backend", "BatchItem"]
+__all__ = ["Backend", "BatchItem", "LoopThread"]
 
 T = TypeVar("T")
 BatchItem = GenerationResult | ParlantishError
 
 
-class _LoopThread:
-    """A daemon thread running an event loop, for calling coroutines from sync code."""
+class LoopThread:
+    """A daemon thread running an event loop, for calling coroutines from sync code (works
+    whether or not the caller is itself inside a running loop)."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
@@ -50,7 +51,7 @@ class Backend(ABC):
     #: Upper bound on requests in flight from one ``agenerate_many`` call.
     max_concurrency: int = 256
 
-    _sync: _LoopThread | None = None
+    _sync: LoopThread | None = None
     _sync_lock = threading.Lock()
 
     @abstractmethod
@@ -88,7 +89,7 @@ class Backend(ABC):
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         with self._sync_lock:
             if self._sync is None:
-                self._sync = _LoopThread()
+                self._sync = LoopThread()
         return self._sync.run(coro)
 
     def generate(self, request: GenerationRequest) -> GenerationResult:

@@ -23,9 +23,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from parlantish.cli import check, doctor, generate, lint, provision, render, schema
+    from parlantish.cli import check, doctor, generate, lint, provision, render, run, schema
 
-    for module in (lint, render, generate, check, schema, doctor, provision):
+    for module in (lint, render, run, generate, check, schema, doctor, provision):
         cli.add_command(module.command)
 
 

@@ -84,13 +84,18 @@ class ArqLayout:
             }
         if self.reply_recall:
             properties[REPLY_RECALL_KEY] = _recall_schema(self.reply_recall)
-        properties[REPLY_KEY] = self.reply_schema
-        return {
+        reply = dict(self.reply_schema)
+        definitions = reply.pop("$defs", None)  # refs like #/$defs/X must resolve from the root
+        properties[REPLY_KEY] = reply
+        schema: dict[str, Any] = {
             "type": "object",
             "properties": properties,
             "required": list(properties),
             "additionalProperties": False,
         }
+        if definitions:
+            schema["$defs"] = definitions
+        return schema
 
     def constraint(self) -> Constraint:
         return Constraint.json_schema(self.schema(), check=False)

@@ -54,15 +54,20 @@ class CotJsonLayout:
     mode: str = "cot"
 
     def schema(self) -> dict[str, Any]:
-        return {
+        reply = dict(self.reply_schema)
+        definitions = reply.pop("$defs", None)
+        schema: dict[str, Any] = {
             "type": "object",
             "properties": {
                 "reasoning": {"type": "string", "maxLength": REASONING_MAX_CHARS},
-                "reply": self.reply_schema,
+                "reply": reply,
             },
             "required": ["reasoning", "reply"],
             "additionalProperties": False,
         }
+        if definitions:
+            schema["$defs"] = definitions
+        return schema
 
     def constraint(self) -> Constraint:
         return Constraint.json_schema(self.schema(), check=False)

@@ -130,6 +130,23 @@ def _reply_schema(blueprint: Blueprint) -> dict[str, Any]:
     return schema
 
 
+def _closed(schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``schema`` with every object closed (``additionalProperties: false``), as the
+    guidance backend needs; pydantic's schemas leave objects open."""
+
+    def close(node: Any) -> Any:
+        if isinstance(node, dict):
+            node = {key: close(value) for key, value in node.items()}
+            if node.get("type") == "object" and "additionalProperties" not in node:
+                node["additionalProperties"] = False
+            return node
+        if isinstance(node, list):
+            return [close(item) for item in node]
+        return node
+
+    return close(schema)  # type: ignore[no-any-return]
+
+
 def _segment_groups(blueprint: Blueprint) -> tuple[tuple[int, ...], int]:
     """Token budgets of the reply's blocks between reminders, and how many are required."""
     segments = blueprint.spec.segments
@@ -144,7 +161,11 @@ def _segment_groups(blueprint: Blueprint) -> tuple[tuple[int, ...], int]:
 
 
 def _compile(
-    blueprint: Blueprint, variables: dict[str, Any], arm: str, target: LongformTarget
+    blueprint: Blueprint,
+    variables: dict[str, Any],
+    arm: str,
+    target: LongformTarget,
+    reply_override: dict[str, Any] | None,
 ) -> _Compiled:
     spec = blueprint.spec
     instructions = _instructions(blueprint, variables)
@@ -162,8 +183,8 @@ def _compile(
         for c in spec.checkpoints
     )
     reply_recall = tuple((name, instructions[name]) for name in spec.reply.recall)
-    reply_schema = _reply_schema(blueprint)
-    typed_reply = spec.reply.type == "object"
+    reply_schema = reply_override or _reply_schema(blueprint)
+    typed_reply = spec.reply.type == "object" or reply_override is not None
     layout: Layout
     if spec.segments is not None:
         groups, required = _segment_groups(blueprint)
@@ -203,11 +224,14 @@ def compile_plan(
     *,
     arm: str = "blueprint",
     target: LongformTarget = "structural_tag",
+    reply_schema: dict[str, Any] | None = None,
 ) -> Plan:
     """Compile a blueprint for one call.
 
     ``arm`` is ``blueprint`` (checkpoints forced), ``direct`` or ``cot`` (baselines);
-    ``target`` picks the long-form constraint (xgrammar structural tag, or a Lark grammar).
+    ``target`` picks the long-form constraint (xgrammar structural tag, or a Lark grammar);
+    ``reply_schema`` replaces the blueprint's reply with a JSON schema (e.g. a caller's
+    pydantic model: ``Model.model_json_schema()``).
     Raises ``VariablesError``/``UserError`` for bad variables or messages and a located
     ``TemplateRenderError`` when a template fails.
     """
@@ -215,13 +239,22 @@ def compile_plan(
         raise UserError(f"unknown arm {arm!r}", hint=f"use one of {', '.join(ARMS)}")
     conversation = validate_messages(messages)
     values = resolve_variables(blueprint.spec.variables, variables)
-    key = (blueprint.hash, json.dumps(values, sort_keys=True, default=str), arm, target)
+    if reply_schema is not None and blueprint.spec.segments is not None:
+        raise UserError("a typed reply cannot be combined with long-form segments")
+    override = _closed(reply_schema) if reply_schema is not None else None
+    key = (
+        blueprint.hash,
+        json.dumps(values, sort_keys=True, default=str),
+        arm,
+        target,
+        json.dumps(override, sort_keys=True) if override else "",
+    )
     with _cache_lock:
         compiled = _cache.get(key)
         if compiled is not None:
             _cache.move_to_end(key)
     if compiled is None:
-        compiled = _compile(blueprint, values, arm, target)
+        compiled = _compile(blueprint, values, arm, target, override)
         with _cache_lock:
             _cache[key] = compiled
             while len(_cache) > CACHE_SIZE:

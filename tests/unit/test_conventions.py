@@ -19,8 +19,18 @@ ALLOWED = {
     "checks": {"errors", "backends"},
     "blueprint": {"errors", "checks"},
     "compiler": {"errors", "backends", "blueprint"},
-    "cli": {"errors", "paths", "backends", "checks", "blueprint", "compiler", "__init__"},
-    "__init__": {"errors", "backends"},
+    "runtime": {"errors", "backends", "checks", "blueprint", "compiler"},
+    "cli": {
+        "errors",
+        "paths",
+        "backends",
+        "checks",
+        "blueprint",
+        "compiler",
+        "runtime",
+        "__init__",
+    },
+    "__init__": {"errors", "backends", "runtime"},
     "__main__": {"cli"},
 }
 

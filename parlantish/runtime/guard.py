@@ -1,0 +1,500 @@
+"""The Guard: a blueprint around a chat-agent call.
+
+One call = compile (variables and messages validated before anything is sent) → generate with
+the blueprint's constraint → parse → run the checks → on failure apply the policy (re-ask,
+retry hotter with a new seed, fall back, return marked, or raise). Transport failures are
+retried with backoff inside the call's deadline. Usage is summed over every attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from parlantish.backends import Backend, GenerationRequest, SamplingSettings, resolve_backend
+from parlantish.backends.base import LoopThread
+from parlantish.backends.types import ChatMessage, GenerationResult, Usage
+from parlantish.blueprint import Blueprint, load_blueprint
+from parlantish.checks import Check, build_checks
+from parlantish.compiler import (
+    OutputParseError,
+    ParsedOutput,
+    Plan,
+    compile_plan,
+    validate_messages,
+)
+from parlantish.errors import (
+    AttemptsExhaustedError,
+    DeadlineExceededError,
+    ParlantishError,
+    RunError,
+)
+from parlantish.runtime.policy import FailurePolicy
+from parlantish.runtime.result import Attempt, CheckOutcome, CheckpointTrace, GuardReply
+from parlantish.runtime.streaming import (
+    CheckpointEvent,
+    FinalEvent,
+    RetryEvent,
+    StreamParser,
+    TextDelta,
+)
+from parlantish.runtime.trace import TraceCallback, emit_trace, span
+
+__all__ = ["Call", "Guard"]
+
+Messages = Sequence[ChatMessage | Mapping[str, Any]]
+Call = tuple[Messages, Mapping[str, Any] | None] | Mapping[str, Any]
+FALLBACK_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def _transport_retryable(error: BaseException) -> bool:
+    return isinstance(error, RunError) and error.retryable
+
+
+class Guard:
+    """A blueprint applied to every call made through it.
+
+    ``backend`` is a spec (``embedded``, a model folder, ``http://…/v1``) or a ``Backend``.
+    Keyword overrides of the blueprint's ``on_fail`` (``retries``, ``then``, ``reask``,
+    ``temperature``, ``fallback``, ``transport_retries``) apply to every call. ``checks`` adds
+    checks to the blueprint's; ``output_type`` makes replies instances of a pydantic model.
+    One Guard serves many concurrent calls (threads or coroutines).
+    """
+
+    def __init__(
+        self,
+        blueprint: Blueprint | str | Path,
+        backend: str | Backend = "embedded",
+        *,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        max_tokens: int | None = None,
+        deadline_s: float | None = None,
+        checks: Sequence[Any] = (),
+        output_type: type[BaseModel] | None = None,
+        on_trace: TraceCallback | None = None,
+        **policy: Any,
+    ):
+        self.blueprint = (
+            blueprint if isinstance(blueprint, Blueprint) else load_blueprint(blueprint)
+        )
+        self._backend_spec = backend
+        self._backend: Backend | None = backend if isinstance(backend, Backend) else None
+        self.temperature = temperature
+        self.seed = seed
+        self.max_tokens = max_tokens
+        self.deadline_s = deadline_s
+        self.output_type = output_type
+        self.on_trace = on_trace
+        self.policy = FailurePolicy.from_on_fail(self.blueprint.spec.on_fail, **policy)
+        self.checks: list[Check] = build_checks([*self.blueprint.spec.checks, *checks])
+        self._loop: LoopThread | None = None
+
+    @classmethod
+    def from_file(
+        cls, path: str | Path, backend: str | Backend = "embedded", **options: Any
+    ) -> Guard:
+        """A Guard for the blueprint file at ``path``."""
+        return cls(load_blueprint(path), backend, **options)
+
+    @property
+    def backend(self) -> Backend:
+        """The backend, resolved on first use (starting an in-process engine takes seconds)."""
+        if self._backend is None:
+            self._backend = resolve_backend(self._backend_spec)
+        return self._backend
+
+    # -- one call ----------------------------------------------------------------------------
+
+    def plan(
+        self,
+        messages: Messages,
+        variables: Mapping[str, Any] | None = None,
+        output_type: type[BaseModel] | None = None,
+    ) -> Plan:
+        """Compile the blueprint for a call (validates variables and messages)."""
+        model = output_type or self.output_type
+        schema = model.model_json_schema() if model is not None else None
+        return compile_plan(self.blueprint, variables, messages, reply_schema=schema)
+
+    async def areply(
+        self,
+        messages: Messages,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        output_type: type[BaseModel] | None = None,
+        deadline_s: float | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
+    ) -> GuardReply:
+        """Guarded reply to ``messages`` (OpenAI chat format); see the class docstring."""
+        collected = [
+            event
+            async for event in self._run(
+                messages, variables, output_type, deadline_s, temperature, seed, streaming=False
+            )
+        ]
+        final = collected[-1]
+        assert isinstance(final, FinalEvent)
+        return final.reply  # type: ignore[no-any-return]
+
+    async def astream(
+        self,
+        messages: Messages,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        output_type: type[BaseModel] | None = None,
+        deadline_s: float | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
+    ) -> AsyncIterator[CheckpointEvent | TextDelta | RetryEvent | FinalEvent]:
+        """Like :meth:`areply`, yielding checkpoint answers and reply text as they are
+        generated; a rejected attempt yields a ``RetryEvent``; the last event is ``FinalEvent``."""
+        async for event in self._run(
+            messages, variables, output_type, deadline_s, temperature, seed, streaming=True
+        ):
+            yield event
+
+    async def _run(
+        self,
+        messages: Messages,
+        variables: Mapping[str, Any] | None,
+        output_type: type[BaseModel] | None,
+        deadline_s: float | None,
+        temperature: float | None,
+        seed: int | None,
+        *,
+        streaming: bool,
+    ) -> AsyncIterator[Any]:
+        started = time.perf_counter()
+        model = output_type or self.output_type
+        conversation = list(validate_messages(messages))
+        plan = self.plan(conversation, variables, model)
+        loop = asyncio.get_running_loop()
+        budget = deadline_s if deadline_s is not None else self.deadline_s
+        deadline = loop.time() + budget if budget is not None else None
+        base_temperature = self.temperature if temperature is None else temperature
+        base_seed = self.seed if seed is None else seed
+        attempts: list[Attempt] = []
+        parsed: ParsedOutput | None = None
+        outcomes: list[CheckOutcome] = []
+        with span("parlantish.guard", blueprint=self.blueprint.name, backend=self.backend.name):
+            for index in range(self.policy.retries + 1):
+                sampling = SamplingSettings(
+                    temperature=self.policy.temperature_for(index, base_temperature),
+                    seed=self.policy.seed_for(index, base_seed),
+                    max_tokens=self.max_tokens or plan.max_tokens,
+                )
+                request = plan.request(sampling)
+                parser = StreamParser(plan) if streaming else None
+                try:
+                    if parser is not None:
+                        result = None
+                        async for delta in self._stream_generation(request, deadline):
+                            if delta.result is not None:
+                                result = delta.result
+                            for event in parser.feed(delta.text):
+                                yield event
+                        assert result is not None
+                    else:
+                        result = await self._generate(request, deadline)
+                except DeadlineExceededError as e:
+                    e.attempts = tuple(attempts)
+                    raise
+                except RunError as e:
+                    attempts.append(
+                        Attempt(
+                            index=index,
+                            backend=self.backend.name,
+                            temperature=sampling.temperature,
+                            seed=sampling.seed,
+                            error=f"{type(e).__name__}: {e}",
+                        )
+                    )
+                    if streaming and index < self.policy.retries:
+                        yield RetryEvent(index, attempts[-1].error or "")
+                    continue
+                attempt, parsed, outcomes = await self._judge(plan, result, index, sampling, model)
+                attempts.append(attempt)
+                if attempt.accepted:
+                    break
+                if streaming and index < self.policy.retries:
+                    yield RetryEvent(index, attempt.rejected_because or attempt.error or "")
+                if self.policy.reask and attempt.raw is not None:
+                    plan = self.plan(self._reask(conversation, attempt), variables, model)
+        reply = self._finish(plan, attempts, parsed, outcomes, started)
+        if reply is None:
+            reply = await self._after_last_attempt(
+                messages,
+                variables,
+                output_type,
+                deadline,
+                attempts,
+                parsed,
+                plan,
+                outcomes,
+                started,
+            )
+        emit_trace(self, reply, self.on_trace)
+        yield FinalEvent(reply)
+
+    async def _judge(
+        self,
+        plan: Plan,
+        result: GenerationResult,
+        index: int,
+        sampling: SamplingSettings,
+        model: type[BaseModel] | None,
+    ) -> tuple[Attempt, ParsedOutput | None, list[CheckOutcome]]:
+        common = {
+            "index": index,
+            "backend": self.backend.name,
+            "temperature": sampling.temperature,
+            "seed": sampling.seed,
+            "raw": result.text,
+            "usage": result.usage,
+            "latency_s": result.latency_s,
+        }
+        try:
+            parsed = plan.parse(result.text)
+            reply = model.model_validate(parsed.reply) if model is not None else parsed.reply
+        except (OutputParseError, ValidationError) as e:
+            return Attempt(**common, error=f"malformed output: {e}"), None, []
+        outcomes = await self._run_checks(parsed.text)
+        failed = [o for o in outcomes if not o.passed]
+        because = "; ".join(f"{o.name}: {o.detail}" if o.detail else o.name for o in failed) or None
+        if result.finish_reason == "length" and plan.mode != "plain":
+            because = because or "the output hit max_tokens"
+        attempt = Attempt(
+            **common,
+            reply=reply if not isinstance(reply, BaseModel) else reply.model_dump(),
+            checks=outcomes,
+            rejected_because=because,
+        )
+        return attempt, parsed, outcomes
+
+    async def _run_checks(self, text: str) -> list[CheckOutcome]:
+        def run() -> list[CheckOutcome]:
+            return [CheckOutcome(**check(text).to_dict()) for check in self.checks]
+
+        if any(not check.type.deterministic for check in self.checks):
+            return await asyncio.to_thread(run)  # judges call a model: keep the loop free
+        return run()
+
+    @staticmethod
+    def _reask(conversation: list[ChatMessage], attempt: Attempt) -> list[ChatMessage]:
+        note = attempt.rejected_because or attempt.error or "it did not follow the instructions"
+        return [
+            *conversation,
+            ChatMessage(role="assistant", content=attempt.raw or ""),
+            ChatMessage(
+                role="user",
+                content=f"That reply was rejected: {note}. "
+                "Write it again, following every instruction.",
+            ),
+        ]
+
+    def _finish(
+        self,
+        plan: Plan,
+        attempts: list[Attempt],
+        parsed: ParsedOutput | None,
+        outcomes: list[CheckOutcome],
+        started: float,
+        *,
+        passed: bool = True,
+    ) -> GuardReply | None:
+        last = attempts[-1] if attempts else None
+        if passed and (last is None or not last.accepted):
+            return None
+        assert last is not None and parsed is not None
+        reply = last.reply
+        model = self.output_type
+        if model is not None and isinstance(reply, dict):
+            reply = model.model_validate(reply)
+        return GuardReply(
+            text=parsed.text,
+            reply=reply,
+            checkpoints=[
+                CheckpointTrace(id=c.id, recall=list(c.recall), ask=c.ask, answer=c.answer)
+                for c in parsed.checkpoints
+            ],
+            checks=outcomes,
+            passed=passed,
+            usage=sum((a.usage for a in attempts), Usage()),
+            attempts=attempts,
+            raw=last.raw or "",
+            segments=list(parsed.segments),
+            blueprint={"name": self.blueprint.name, "hash": self.blueprint.hash},
+            plan_key=plan.key,
+            latency_s=time.perf_counter() - started,
+        )
+
+    async def _after_last_attempt(
+        self,
+        messages: Messages,
+        variables: Mapping[str, Any] | None,
+        output_type: type[BaseModel] | None,
+        deadline: float | None,
+        attempts: list[Attempt],
+        parsed: ParsedOutput | None,
+        plan: Plan,
+        outcomes: list[CheckOutcome],
+        started: float,
+    ) -> GuardReply:
+        then = self.policy.then
+        if then == "return" and parsed is not None and attempts[-1].error is None:
+            reply = self._finish(plan, attempts, parsed, outcomes, started, passed=False)
+            assert reply is not None
+            return reply
+        if then == "fallback" and self.policy.fallback:
+            fallback = self._fallback_guard()
+            remaining = None if deadline is None else deadline - asyncio.get_running_loop().time()
+            result = await fallback.areply(
+                messages, variables, output_type=output_type, deadline_s=remaining
+            )
+            return result.model_copy(
+                update={
+                    "attempts": [*attempts, *result.attempts],
+                    "usage": sum((a.usage for a in attempts), result.usage),
+                }
+            )
+        reasons = "; ".join(a.rejected_because or a.error or "" for a in attempts)
+        raise AttemptsExhaustedError(
+            f"{self.blueprint.name}: all {len(attempts)} attempt(s) failed: {reasons}",
+            attempts=attempts,
+            reply=attempts[-1].reply if attempts else None,
+        )
+
+    def _fallback_guard(self) -> Guard:
+        target = str(self.policy.fallback)
+        options: dict[str, Any] = {
+            "temperature": self.temperature,
+            "seed": self.seed,
+            "max_tokens": self.max_tokens,
+            "output_type": self.output_type,
+            "on_trace": self.on_trace,
+            "then": "raise",
+            "fallback": None,
+        }
+        if target.endswith(FALLBACK_SUFFIXES):
+            path = Path(self.blueprint.path).parent / target
+            return Guard(
+                path, self._backend_spec if self._backend is None else self._backend, **options
+            )
+        return Guard(self.blueprint, target, **options)
+
+    # -- transport ---------------------------------------------------------------------------
+
+    def _remaining(self, deadline: float | None) -> float | None:
+        if deadline is None:
+            return None
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise DeadlineExceededError("the call's deadline passed")
+        return remaining
+
+    async def _sleep_within(self, seconds: float, deadline: float | None) -> None:
+        remaining = self._remaining(deadline)
+        await asyncio.sleep(seconds if remaining is None else min(seconds, remaining))
+
+    async def _generate(
+        self, request: GenerationRequest, deadline: float | None
+    ) -> GenerationResult:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(_transport_retryable),
+            stop=stop_after_attempt(self.policy.transport_retries + 1),
+            wait=wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.2),
+            sleep=lambda seconds: self._sleep_within(seconds, deadline),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                remaining = self._remaining(deadline)
+                try:
+                    return await asyncio.wait_for(self.backend.agenerate(request), remaining)
+                except asyncio.TimeoutError as e:
+                    raise DeadlineExceededError(
+                        "the call's deadline passed while generating"
+                    ) from e
+        raise AssertionError("unreachable")
+
+    async def _stream_generation(
+        self, request: GenerationRequest, deadline: float | None
+    ) -> AsyncIterator[Any]:
+        stream = self.backend.astream(request)
+        while True:
+            remaining = self._remaining(deadline)
+            try:
+                delta = await asyncio.wait_for(stream.__anext__(), remaining)
+            except StopAsyncIteration:
+                return
+            except asyncio.TimeoutError as e:
+                close = getattr(stream, "aclose", None)
+                if close is not None:
+                    await close()
+                raise DeadlineExceededError("the call's deadline passed while streaming") from e
+            yield delta
+
+    # -- batches and sync ----------------------------------------------------------------------
+
+    async def areply_many(
+        self, calls: Sequence[Call], **options: Any
+    ) -> list[GuardReply | ParlantishError]:
+        """Many calls submitted together (one vLLM batch); results in input order, each failure
+        returned as its exception so it does not sink the others. A call is
+        ``(messages, variables)`` or ``{"messages": …, "variables": …}``."""
+
+        async def one(call: Call) -> GuardReply | ParlantishError:
+            if isinstance(call, Mapping):
+                messages, variables = call.get("messages", []), call.get("variables")
+            else:
+                messages, variables = call
+            try:
+                return await self.areply(messages, variables, **options)
+            except ParlantishError as e:
+                return e
+
+        return list(await asyncio.gather(*(one(call) for call in calls)))
+
+    def _sync(self) -> LoopThread:
+        if self._loop is None:
+            self._loop = LoopThread()
+        return self._loop
+
+    def reply(
+        self, messages: Messages, variables: Mapping[str, Any] | None = None, **options: Any
+    ) -> GuardReply:
+        """Blocking :meth:`areply`."""
+        return self._sync().run(self.areply(messages, variables, **options))
+
+    def reply_many(
+        self, calls: Sequence[Call], **options: Any
+    ) -> list[GuardReply | ParlantishError]:
+        """Blocking :meth:`areply_many`."""
+        return self._sync().run(self.areply_many(calls, **options))
+
+    def stream(
+        self, messages: Messages, variables: Mapping[str, Any] | None = None, **options: Any
+    ) -> Iterator[CheckpointEvent | TextDelta | RetryEvent | FinalEvent]:
+        """Blocking :meth:`astream`."""
+        events = self.astream(messages, variables, **options)
+        runner = self._sync()
+
+        async def next_event() -> Any:
+            return await events.__anext__()
+
+        while True:
+            try:
+                yield runner.run(next_event())
+            except StopAsyncIteration:
+                return
+
+    def __repr__(self) -> str:
+        return f"<Guard {self.blueprint.name} on {self._backend_spec!s}>"
