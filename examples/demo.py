@@ -1,21 +1,22 @@
-"""The demo `make demo` runs: one blueprint, compiled and generated on the embedded model.
+"""The demo `make demo` runs: a guarded reply on the embedded model, beside an unguarded one.
 
 It shows the mechanism parlantish is built on: at each checkpoint the model must write the
-recalled instructions word for word (forced by constrained decoding) before it answers, and
-the reply comes last. The same request without the blueprint (the `direct` arm) is generated
-beside it in one batch for comparison.
+recalled instructions word for word (forced by constrained decoding) before it answers, and the
+reply comes last; then the blueprint's checks judge the reply. The same conversation without
+the blueprint's checkpoints (the `direct` arm) is generated in the same batch for comparison.
 
 The consistency evaluation (many samples, with and without blueprints, with statistics) is the
-evaluator's job; see the README's roadmap.
+evaluator's job, not built yet; see the README's Status section.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 
+from parlantish import Guard
 from parlantish.backends import SamplingSettings, resolve_backend
-from parlantish.blueprint import load_blueprint
 from parlantish.compiler import compile_plan
 from parlantish.errors import ParlantishError
 
@@ -26,41 +27,33 @@ CONVERSATION = [
 VARIABLES = {"customer_name": "Dana"}
 
 
+async def both(guard: Guard, backend):  # type: ignore[no-untyped-def]
+    direct = compile_plan(guard.blueprint, VARIABLES, CONVERSATION, arm="direct")
+    return await asyncio.gather(
+        guard.areply(CONVERSATION, VARIABLES),
+        backend.agenerate(direct.request(SamplingSettings(max_tokens=300))),
+    )
+
+
 def main() -> int:
-    blueprint = load_blueprint(BLUEPRINT)
-    plans = {
-        arm: compile_plan(blueprint, VARIABLES, CONVERSATION, arm=arm)
-        for arm in ("blueprint", "direct")
-    }
-    print(
-        f"blueprint {blueprint.name} ({blueprint.hash}) on the embedded model; "
-        "generating both arms..."
-    )
     backend = resolve_backend("embedded")
-    requests = [
-        p.request(SamplingSettings(max_tokens=min(p.max_tokens, 900))) for p in plans.values()
-    ]
-    results = dict(zip(plans, backend.generate_many(requests), strict=True))
-    for arm, result in results.items():
-        if isinstance(result, ParlantishError):
-            print(f"{arm}: failed: {result}", file=sys.stderr)
-            return 1
-    guarded = plans["blueprint"].parse(results["blueprint"].text)
+    guard = Guard(BLUEPRINT, backend, then="return", retries=0, max_tokens=900)
+    print(f"blueprint {guard.blueprint.name} ({guard.blueprint.hash}) on the embedded model")
+    guarded, direct = asyncio.run(both(guard, backend))
     print("\n== with the blueprint: checkpoints (recall and question forced, answer generated)")
-    for answer in guarded.checkpoints:
-        print(f"[{answer.id}]")
-        for text in answer.recall:
+    for checkpoint in guarded.checkpoints:
+        print(f"[{checkpoint.id}]")
+        for text in checkpoint.recall:
             print(f"  recalled: {text}")
-        print(f"  asked:    {answer.ask}")
-        print(f"  answered: {answer.answer!r}")
+        print(f"  asked:    {checkpoint.ask}")
+        print(f"  answered: {checkpoint.answer!r}")
     print(f"reply: {guarded.text}")
-    usage = results["blueprint"].usage
-    print(f"({usage.completion_tokens} tokens, {results['blueprint'].latency_s:.1f} s)")
-    print("\n== without it (direct arm, same system prompt and conversation)")
-    print(f"reply: {results['direct'].text.strip()}")
-    print(
-        f"({results['direct'].usage.completion_tokens} tokens, {results['direct'].latency_s:.1f} s)"
-    )
+    for check in guarded.checks:
+        print(f"  check {check.name}: {'pass' if check.passed else 'FAIL'} {check.detail}")
+    print(f"({guarded.usage.completion_tokens} tokens, {guarded.latency_s:.1f} s)")
+    print("\n== without it (direct arm: same system prompt and conversation, no checkpoints)")
+    print(f"reply: {direct.text.strip()}")
+    print(f"({direct.usage.completion_tokens} tokens, {direct.latency_s:.1f} s)")
     backend.close()
     return 0
 
