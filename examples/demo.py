@@ -37,7 +37,9 @@ async def both(guard: Guard, backend):  # type: ignore[no-untyped-def]
 
 def main() -> int:
     backend = resolve_backend("embedded")
-    guard = Guard(BLUEPRINT, backend, then="return", retries=0, max_tokens=900)
+    guard = Guard(
+        BLUEPRINT, backend, then="return", retries=0, max_tokens=900, temperature=0.7, seed=3
+    )
     print(f"blueprint {guard.blueprint.name} ({guard.blueprint.hash}) on the embedded model")
     guarded, direct = asyncio.run(both(guard, backend))
     print("\n== with the blueprint: checkpoints (recall and question forced, answer generated)")

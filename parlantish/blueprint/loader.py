@@ -170,23 +170,20 @@ def lint_file(path: str | Path) -> list[Problem]:
     return _load(doc)[1]
 
 
-def load_blueprint(path: str | Path) -> Blueprint:
-    """Load a blueprint file, raising ``BlueprintError`` with every problem if it is invalid."""
-    doc, problems = read_source(path)
+def _load_or_raise(doc: SourceDocument | None, problems: list[Problem]) -> Blueprint:
     blueprint = None
     if doc is not None:
         blueprint, problems = _load(doc)
     if blueprint is None:
         raise BlueprintError(problems)
     return blueprint
+
+
+def load_blueprint(path: str | Path) -> Blueprint:
+    """Load a blueprint file, raising ``BlueprintError`` with every problem if it is invalid."""
+    return _load_or_raise(*read_source(path))
 
 
 def load_blueprint_text(text: str, path: str = "<blueprint>") -> Blueprint:
     """Load a blueprint from a string (``extends`` resolves relative to ``path``'s folder)."""
-    doc, problems = parse_source(text, path)
-    blueprint = None
-    if doc is not None:
-        blueprint, problems = _load(doc)
-    if blueprint is None:
-        raise BlueprintError(problems)
-    return blueprint
+    return _load_or_raise(*parse_source(text, path))

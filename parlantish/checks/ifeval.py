@@ -152,22 +152,24 @@ def response_language(text: str, p: ResponseLanguage) -> bool:
     return detected is None or detected == p.language
 
 
-@_ifeval("change_case:english_capital", _Params)
-def english_capital(text: str, p: _Params) -> bool:
-    """``str.isupper()``, and then detected as English (text langdetect cannot place passes)."""
-    if not text.isupper():
+def _english_and(cased: bool, text: str) -> bool:
+    # The case test comes first and short-circuits, as in the reference.
+    if not cased:
         return False
     detected = detect_language(text)
     return detected is None or detected == "en"
+
+
+@_ifeval("change_case:english_capital", _Params)
+def english_capital(text: str, p: _Params) -> bool:
+    """``str.isupper()``, and then detected as English (text langdetect cannot place passes)."""
+    return _english_and(text.isupper(), text)
 
 
 @_ifeval("change_case:english_lowercase", _Params)
 def english_lowercase(text: str, p: _Params) -> bool:
     """``str.islower()``, and then detected as English (text langdetect cannot place passes)."""
-    if not text.islower():
-        return False
-    detected = detect_language(text)
-    return detected is None or detected == "en"
+    return _english_and(text.islower(), text)
 
 
 class CapitalWordFrequency(_Params):

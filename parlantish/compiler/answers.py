@@ -7,7 +7,24 @@ from typing import Any
 
 from parlantish.blueprint.model import AnswerSpec
 
-__all__ = ["answer_json_schema", "answer_regex", "coerce_text_answer"]
+__all__ = ["answer_json_schema", "answer_regex", "coerce_text_answer", "nest_schema"]
+
+
+def nest_schema(schema: dict[str, Any], properties: dict[str, Any], key: str) -> dict[str, Any]:
+    """Put ``schema`` under ``properties[key]``, moving its ``$defs`` up to the root object
+    returned (``#/$defs/X`` references resolve from the root)."""
+    inner = dict(schema)
+    definitions = inner.pop("$defs", None)
+    properties[key] = inner
+    root: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+    if definitions:
+        root["$defs"] = definitions
+    return root
 
 
 def answer_json_schema(spec: AnswerSpec) -> dict[str, Any]:

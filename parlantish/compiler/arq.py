@@ -14,6 +14,7 @@ from typing import Any
 import jsonschema
 
 from parlantish.backends.constraints import Constraint
+from parlantish.compiler.answers import nest_schema
 from parlantish.compiler.plan import (
     CheckpointAnswer,
     CompiledCheckpoint,
@@ -84,18 +85,7 @@ class ArqLayout:
             }
         if self.reply_recall:
             properties[REPLY_RECALL_KEY] = _recall_schema(self.reply_recall)
-        reply = dict(self.reply_schema)
-        definitions = reply.pop("$defs", None)  # refs like #/$defs/X must resolve from the root
-        properties[REPLY_KEY] = reply
-        schema: dict[str, Any] = {
-            "type": "object",
-            "properties": properties,
-            "required": list(properties),
-            "additionalProperties": False,
-        }
-        if definitions:
-            schema["$defs"] = definitions
-        return schema
+        return nest_schema(self.reply_schema, properties, REPLY_KEY)
 
     def constraint(self) -> Constraint:
         return Constraint.json_schema(self.schema(), check=False)

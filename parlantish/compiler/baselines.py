@@ -10,6 +10,7 @@ from typing import Any
 import jsonschema
 
 from parlantish.backends.constraints import Constraint
+from parlantish.compiler.answers import nest_schema
 from parlantish.compiler.plan import OutputParseError, ParsedOutput
 
 __all__ = ["CotJsonLayout", "CotTextLayout", "DirectLayout"]
@@ -54,20 +55,8 @@ class CotJsonLayout:
     mode: str = "cot"
 
     def schema(self) -> dict[str, Any]:
-        reply = dict(self.reply_schema)
-        definitions = reply.pop("$defs", None)
-        schema: dict[str, Any] = {
-            "type": "object",
-            "properties": {
-                "reasoning": {"type": "string", "maxLength": REASONING_MAX_CHARS},
-                "reply": reply,
-            },
-            "required": ["reasoning", "reply"],
-            "additionalProperties": False,
-        }
-        if definitions:
-            schema["$defs"] = definitions
-        return schema
+        reasoning = {"reasoning": {"type": "string", "maxLength": REASONING_MAX_CHARS}}
+        return nest_schema(self.reply_schema, reasoning, "reply")
 
     def constraint(self) -> Constraint:
         return Constraint.json_schema(self.schema(), check=False)

@@ -218,3 +218,29 @@ def test_every_example_compiles_with_its_forced_literals_in_the_constraint(path)
     for checkpoint in plan.checkpoints:
         for text in [*checkpoint.recall_texts, checkpoint.ask]:
             assert json.dumps(text, ensure_ascii=False)[1:-1] in payload
+
+
+def test_a_reply_schema_with_definitions_is_nested_and_closed_in_every_arm():
+    from pydantic import BaseModel
+
+    class Item(BaseModel):
+        name: str
+
+    class Order(BaseModel):
+        items: list[Item]
+
+    for arm in ("blueprint", "cot", "direct"):
+        plan = compile_plan(
+            SUPPORT, {"customer_name": "D"}, USER, arm=arm, reply_schema=Order.model_json_schema()
+        )
+        schema = plan.constraint.payload
+        jsonschema.Draft202012Validator.check_schema(schema)
+        assert schema["$defs"]["Item"]["additionalProperties"] is False
+        reply = {"items": [{"name": "x"}]}
+        if arm == "direct":
+            jsonschema.validate(reply, schema)
+        else:
+            node = schema["properties"]["reply"]
+            assert node["properties"]["items"]["items"] == {"$ref": "#/$defs/Item"}
+    with pytest.raises(UserError, match="long-form"):
+        compile_plan(WRITER, {"topic": "t"}, USER, reply_schema=Order.model_json_schema())
