@@ -109,18 +109,28 @@ def test_sync_api_works_inside_a_running_event_loop():
 
 
 def test_async_batch_runs_concurrently():
-    backend = ScriptedBackend(["r"], cycle=True, delay_s=0.2)
+    class Counting(ScriptedBackend):
+        """Counts how many requests are being generated at the same moment."""
 
-    async def main():
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        results = await backend.agenerate_many([chat() for _ in range(20)])
-        return results, loop.time() - started
+        in_flight = peak = 0
 
-    results, elapsed = asyncio.run(main())
+        async def agenerate(self, request):
+            Counting.in_flight += 1
+            Counting.peak = max(Counting.peak, Counting.in_flight)
+            try:
+                await asyncio.sleep(0.01)
+                return await super().agenerate(request)
+            finally:
+                Counting.in_flight -= 1
+
+    backend = Counting(["r"], cycle=True)
+    results = asyncio.run(backend.agenerate_many([chat() for _ in range(20)]))
     assert [r.text for r in results] == ["r"] * 20
-    # 20 requests of 0.2 s each in sequence would take 4 s; concurrently they overlap.
-    assert elapsed < 2.0
+    assert Counting.peak == 20  # all twenty were in flight together, none waited for another
+    limited = Counting(["r"], cycle=True)
+    Counting.peak = 0
+    asyncio.run(limited.agenerate_many([chat() for _ in range(20)], concurrency=4))
+    assert Counting.peak == 4
 
 
 def test_not_collected_by_pytest():
