@@ -9,6 +9,7 @@ retried with backoff inside the call's deadline. Usage is summed over every atte
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -95,6 +96,8 @@ class Guard:
         self.policy = FailurePolicy.from_on_fail(self.blueprint.spec.on_fail, **policy)
         self.checks: list[Check] = build_checks([*self.blueprint.spec.checks, *checks])
         self._loop: LoopThread | None = None
+        self._fallback: Guard | None = None
+        self._fallback_lock = threading.Lock()
 
     @classmethod
     def from_file(
@@ -373,6 +376,13 @@ class Guard:
         )
 
     def _fallback_guard(self) -> Guard:
+        """The fallback Guard, built once (its blueprint file is read and validated once)."""
+        with self._fallback_lock:
+            if self._fallback is None:
+                self._fallback = self._build_fallback()
+            return self._fallback
+
+    def _build_fallback(self) -> Guard:
         target = str(self.policy.fallback)
         options: dict[str, Any] = {
             "temperature": self.temperature,

@@ -242,3 +242,16 @@ def test_to_dict_is_json_ready(good):
     data = g.reply(USER, VARIABLES).to_dict()
     assert json.loads(json.dumps(data))["checkpoints"][1]["recall"]
     assert set(data) >= {"reply", "checkpoints", "checks", "usage", "attempts", "raw", "blueprint"}
+
+
+def test_the_fallback_guard_is_built_once(tmp_path, bad):
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(f"blueprint: strict-support\nextends: {SUPPORT}\n")
+    fallback_output = arq_text(GOOD, strict)
+    backend = ScriptedBackend([bad, fallback_output], cycle=True)
+    g = Guard(SUPPORT, backend, retries=0, then="fallback", fallback=str(strict))
+    first = g.reply(USER, VARIABLES)
+    fallback = g._fallback
+    second = g.reply(USER, VARIABLES)
+    assert first.blueprint["name"] == second.blueprint["name"] == "strict-support"
+    assert g._fallback is fallback is not None
