@@ -37,6 +37,18 @@ class LoopThread:
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
+    def iterate(self, items: AsyncIterator[T]) -> Iterator[T]:
+        """Drive an async iterator on this loop, yielding its items to sync code."""
+
+        async def next_item() -> T:
+            return await items.__anext__()
+
+        while True:
+            try:
+                yield self.run(next_item())
+            except StopAsyncIteration:
+                return
+
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=5)
@@ -86,11 +98,14 @@ class Backend(ABC):
 
     # -- sync facade -------------------------------------------------------------------------
 
-    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+    def _helper(self) -> LoopThread:
         with self._sync_lock:
             if self._sync is None:
                 self._sync = LoopThread()
-        return self._sync.run(coro)
+            return self._sync
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self._helper().run(coro)
 
     def generate(self, request: GenerationRequest) -> GenerationResult:
         """Blocking :meth:`agenerate`."""
@@ -104,16 +119,7 @@ class Backend(ABC):
 
     def stream(self, request: GenerationRequest) -> Iterator[StreamDelta]:
         """Blocking :meth:`astream`: yields deltas as they arrive."""
-        agen = self.astream(request)
-
-        async def next_delta() -> StreamDelta:
-            return await agen.__anext__()
-
-        while True:
-            try:
-                yield self._run(next_delta())
-            except StopAsyncIteration:
-                return
+        yield from self._helper().iterate(self.astream(request))
 
     def close(self) -> None:
         """Blocking :meth:`aclose`; also stops the sync helper thread."""

@@ -494,17 +494,7 @@ class Guard:
         self, messages: Messages, variables: Mapping[str, Any] | None = None, **options: Any
     ) -> Iterator[CheckpointEvent | TextDelta | RetryEvent | FinalEvent]:
         """Blocking :meth:`astream`."""
-        events = self.astream(messages, variables, **options)
-        runner = self._sync()
-
-        async def next_event() -> Any:
-            return await events.__anext__()
-
-        while True:
-            try:
-                yield runner.run(next_event())
-            except StopAsyncIteration:
-                return
+        yield from self._sync().iterate(self.astream(messages, variables, **options))
 
     def __repr__(self) -> str:
         return f"<Guard {self.blueprint.name} on {self._backend_spec!s}>"

@@ -1,13 +1,13 @@
 """The Guard on the real embedded engine, and `parlantish run` as a user runs it."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from parlantish import Guard
+
+from .cli import run_cli_json
 
 pytestmark = pytest.mark.engine
 
@@ -52,24 +52,13 @@ def test_streaming_and_batch_on_the_engine(engine):
 
 
 def test_cli_run_json(embedded_model_dir):
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "parlantish",
-            "run",
-            str(BLUEPRINTS / "ticket-triage.yaml"),
-            "--message",
-            "Our API key leaked on a forum.",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    output = run_cli_json(
+        "run",
+        str(BLUEPRINTS / "ticket-triage.yaml"),
+        "--message",
+        "Our API key leaked on a forum.",
+        "--json",
     )
-    assert done.returncode == 0, done.stderr[-2000:]
-    output = json.loads(done.stdout.strip().splitlines()[-1])
     assert set(output) >= {
         "reply",
         "checkpoints",
