@@ -5,17 +5,21 @@ Specs a user can write in a file or a flag:
 - ``embedded``: the bundled SmolLM2-135M-Instruct on the in-process vLLM engine;
 - a model folder (``./models/x``) or a Hugging Face id already in the local cache (in-process);
 - ``http://host:port/v1``: a running vLLM (or OpenAI-compatible) server;
-- ``scripted``: the scripted test backend with an empty script (tests build their own).
+- ``scripted``: the scripted test backend with an empty script (tests build their own);
+- several specs separated by commas (or a list): a ``BackendPool`` spreading requests over
+  them by least outstanding requests, with failover.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from parlantish.backends.base import Backend, BatchItem
 from parlantish.backends.constraints import Constraint, ConstraintKind
+from parlantish.backends.pool import BackendPool
 from parlantish.backends.scripted import ScriptedBackend, ScriptError
 from parlantish.backends.types import (
     ChatMessage,
@@ -30,6 +34,7 @@ from parlantish.errors import UserError
 
 __all__ = [
     "Backend",
+    "BackendPool",
     "BatchItem",
     "ChatMessage",
     "Completion",
@@ -63,14 +68,22 @@ def _engine(model: str, options: dict[str, Any]) -> Backend:
         return engine
 
 
-def resolve_backend(spec: str | Backend, **options: Any) -> Backend:
+def resolve_backend(spec: str | Backend | Sequence[str], **options: Any) -> Backend:
     """Turn a spec string into a backend (a ``Backend`` is returned as is).
 
     ``options`` go to the backend's constructor (e.g. ``timeout`` for a server,
-    ``max_model_len`` for an engine).
+    ``max_model_len`` for an engine). Several specs (a list, or one string with commas) make a
+    ``BackendPool``.
     """
     if isinstance(spec, Backend):
         return spec
+    if isinstance(spec, str) and "," in spec:
+        spec = [part for part in spec.split(",") if part.strip()]
+    if not isinstance(spec, str) and isinstance(spec, Sequence):
+        parts = [resolve_backend(part, **options) for part in spec]
+        if not parts:
+            raise UserError("no backend given", hint="name at least one backend spec")
+        return parts[0] if len(parts) == 1 else BackendPool(parts)
     if not isinstance(spec, str) or not spec.strip():
         raise UserError(
             "a backend spec must be a non-empty string",

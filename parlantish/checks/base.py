@@ -85,6 +85,10 @@ class CheckType:
     family: str
     deterministic: bool = True
     primary: str | None = None  # the parameter a bare scalar fills: {max_words: 50}
+    #: Whether a failure on a prefix of a text is a failure of every longer text (``no_comma``,
+    #: ``max_words``): only then can the evaluator say *where* along an output it was broken.
+    #: A bool, or a function of the bound parameters (``number_words`` with ``less than``).
+    locatable: bool | Callable[[Any], bool] = False
 
     def bind(self, raw: Any, path: tuple[Any, ...] = ()) -> Check:
         """Bind parameters written in a file (a mapping, a scalar for ``primary``, or nothing)."""
@@ -141,6 +145,12 @@ class Check:
     def name(self) -> str:
         return self.label or self.type.name
 
+    @property
+    def locatable(self) -> bool:
+        """True when a violation can be located along a text (see ``CheckType.locatable``)."""
+        rule = self.type.locatable
+        return bool(rule(self.params) if callable(rule) else rule)
+
     def __call__(self, text: str, *, span: tuple[int, int] | None = None) -> CheckResult:
         """Run on ``text`` (or on ``text[start:end]`` when ``span`` is given)."""
         target = text if span is None else text[span[0] : span[1]]
@@ -163,12 +173,15 @@ def register(
     family: str = "custom",
     deterministic: bool = True,
     primary: str | None = None,
+    locatable: bool | Callable[[Any], bool] = False,
     replace: bool = False,
 ) -> Callable[[Callable[[str, Any], Verdict]], Callable[[str, Any], Verdict]]:
     """Register a check function under ``name``.
 
     The function takes the text and its parameters (an instance of ``params``) and returns
-    ``passed`` or ``(passed, detail)``. Use it for your own checks::
+    ``passed`` or ``(passed, detail)``. ``locatable`` marks checks whose failure on a prefix
+    means failure of the whole text (a bool or a function of the parameters). Use it for your
+    own checks::
 
         class Mentions(CheckParams):
             product: str
@@ -190,6 +203,7 @@ def register(
                 family=family,
                 deterministic=deterministic,
                 primary=primary,
+                locatable=locatable,
             )
         return function
 

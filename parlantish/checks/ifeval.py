@@ -54,7 +54,9 @@ def ifeval_verdict(rule: Callable[[str], bool], response: str, mode: Mode) -> bo
     return any(text.strip() and rule(text) for text in candidates)
 
 
-def _ifeval(instruction_id: str, params: type[CheckParams]) -> Callable[..., Any]:
+def _ifeval(
+    instruction_id: str, params: type[CheckParams], locatable: Any = False
+) -> Callable[..., Any]:
     """Register ``rule(text, params) -> bool`` as an IFEval check with strict/loose modes."""
 
     def decorate(rule: Callable[[str, Any], bool]) -> Callable[[str, Any], bool]:
@@ -63,7 +65,7 @@ def _ifeval(instruction_id: str, params: type[CheckParams]) -> Callable[..., Any
             return passed, "" if passed else f"IFEval {instruction_id} ({bound.mode}) not followed"
 
         check.__doc__ = rule.__doc__
-        register(instruction_id, params, family="ifeval")(check)
+        register(instruction_id, params, family="ifeval", locatable=locatable)(check)
         IFEVAL_IDS.append(instruction_id)
         return rule
 
@@ -108,7 +110,7 @@ class KeywordsFrequency(_Params):
     relation: Relation
 
 
-@_ifeval("keywords:frequency", KeywordsFrequency)
+@_ifeval("keywords:frequency", KeywordsFrequency, lambda p: p.relation == "less than")
 def keywords_frequency(text: str, p: KeywordsFrequency) -> bool:
     """Case-insensitive regex occurrences of the (stripped) keyword: < frequency ("less than")
     or >= frequency ("at least")."""
@@ -119,7 +121,7 @@ class ForbiddenWords(_Params):
     forbidden_words: list[str]
 
 
-@_ifeval("keywords:forbidden_words", ForbiddenWords)
+@_ifeval("keywords:forbidden_words", ForbiddenWords, True)
 def forbidden_words(text: str, p: ForbiddenWords) -> bool:
     """No forbidden word appears as a whole word (``\\bword\\b``), case-insensitively."""
     return not any(_search(r"\b" + word + r"\b", text) for word in sorted(set(p.forbidden_words)))
@@ -131,7 +133,7 @@ class LetterFrequency(_Params):
     let_relation: Relation
 
 
-@_ifeval("keywords:letter_frequency", LetterFrequency)
+@_ifeval("keywords:letter_frequency", LetterFrequency, lambda p: p.let_relation == "less than")
 def letter_frequency(text: str, p: LetterFrequency) -> bool:
     """Occurrences of the letter in the lowercased text, compared with ``let_frequency``."""
     counts = collections.Counter(text.lower())
@@ -177,7 +179,11 @@ class CapitalWordFrequency(_Params):
     capital_relation: Relation
 
 
-@_ifeval("change_case:capital_word_frequency", CapitalWordFrequency)
+@_ifeval(
+    "change_case:capital_word_frequency",
+    CapitalWordFrequency,
+    lambda p: p.capital_relation == "less than",
+)
 def capital_word_frequency(text: str, p: CapitalWordFrequency) -> bool:
     """Tokens of ``nltk.word_tokenize`` with ``isupper()``, compared with ``capital_frequency``."""
     capitals = sum(1 for word in word_tokens(text) if word.isupper())
@@ -192,7 +198,7 @@ class NumberWords(_Params):
     relation: Relation
 
 
-@_ifeval("length_constraints:number_words", NumberWords)
+@_ifeval("length_constraints:number_words", NumberWords, lambda p: p.relation == "less than")
 def number_words(text: str, p: NumberWords) -> bool:
     """Words are runs of ``\\w`` characters."""
     return _compare(count_words(text), p.relation, p.num_words)
@@ -203,7 +209,9 @@ class NumberSentences(_Params):
     relation: Relation
 
 
-@_ifeval("length_constraints:number_sentences", NumberSentences)
+@_ifeval(
+    "length_constraints:number_sentences", NumberSentences, lambda p: p.relation == "less than"
+)
 def number_sentences(text: str, p: NumberSentences) -> bool:
     """Sentences by NLTK's Punkt English tokenizer."""
     return _compare(count_sentences(text), p.relation, p.num_sentences)
@@ -407,7 +415,7 @@ def quotation(text: str, p: _Params) -> bool:
     return len(value) > 1 and value[0] == '"' and value[-1] == '"'
 
 
-@_ifeval("punctuation:no_comma", _Params)
+@_ifeval("punctuation:no_comma", _Params, True)
 def no_comma(text: str, p: _Params) -> bool:
     """No ASCII comma anywhere."""
     return "," not in text

@@ -37,7 +37,7 @@ def contains(text: str, p: TextParams) -> tuple[bool, str]:
     return found, "" if found else f"{p.text!r} not found"
 
 
-@register("not_contains", TextParams, family="text", primary="text")
+@register("not_contains", TextParams, family="text", primary="text", locatable=True)
 def not_contains(text: str, p: TextParams) -> tuple[bool, str]:
     """The text does not contain ``text`` (case-insensitive unless ``case_sensitive``)."""
     found = _find(text, p.text, p.case_sensitive)
@@ -64,7 +64,7 @@ def matches(text: str, p: PatternParams) -> tuple[bool, str]:
     return bool(found), "" if found else f"no match for {p.pattern!r}"
 
 
-@register("not_matches", PatternParams, family="text", primary="pattern")
+@register("not_matches", PatternParams, family="text", primary="pattern", locatable=True)
 def not_matches(text: str, p: PatternParams) -> tuple[bool, str]:
     """The regex is found nowhere in the text."""
     found = re.search(p.pattern, text)
@@ -176,7 +176,12 @@ def _register_counts(name: str, counter: Callable[[str], int], unit: str) -> Non
         return p.holds(count), f"{count} {unit}"
 
     bounded.__doc__ = f"The number of {unit} is within the bounds (at_least, at_most, exactly)."
-    register(f"{name}_count", CountParams, family="count")(bounded)
+    register(
+        f"{name}_count",
+        CountParams,
+        family="count",
+        locatable=lambda p: p.at_least is None and p.exactly is None,
+    )(bounded)
 
     def at_most(text: str, p: BoundParams) -> tuple[bool, str]:
         count = counter(text)
@@ -188,7 +193,7 @@ def _register_counts(name: str, counter: Callable[[str], int], unit: str) -> Non
 
     at_most.__doc__ = f"At most n {unit}."
     at_least.__doc__ = f"At least n {unit}."
-    register(f"max_{name}", BoundParams, family="count", primary="n")(at_most)
+    register(f"max_{name}", BoundParams, family="count", primary="n", locatable=True)(at_most)
     register(f"min_{name}", BoundParams, family="count", primary="n")(at_least)
 
 
@@ -222,13 +227,13 @@ def language(text: str, p: LanguageParams) -> tuple[bool, str]:
     return detected == p.code, f"detected {detected or 'nothing'}"
 
 
-@register("lowercase", NoParams, family="text")
+@register("lowercase", NoParams, family="text", locatable=True)
 def lowercase(text: str, p: NoParams) -> bool:
     """Every cased character is lowercase, and there is at least one (``str.islower``)."""
     return text.islower()
 
 
-@register("uppercase", NoParams, family="text")
+@register("uppercase", NoParams, family="text", locatable=True)
 def uppercase(text: str, p: NoParams) -> bool:
     """Every cased character is uppercase, and there is at least one (``str.isupper``)."""
     return text.isupper()
@@ -238,7 +243,7 @@ class WordsParams(CheckParams):
     words: list[str] = Field(min_length=1)
 
 
-@register("forbidden_words", WordsParams, family="text", primary="words")
+@register("forbidden_words", WordsParams, family="text", primary="words", locatable=True)
 def forbidden_words(text: str, p: WordsParams) -> tuple[bool, str]:
     """None of the words appears as a whole word, case-insensitively."""
     found = [
@@ -247,7 +252,7 @@ def forbidden_words(text: str, p: WordsParams) -> tuple[bool, str]:
     return not found, f"found {found}" if found else ""
 
 
-@register("no_comma", NoParams, family="text")
+@register("no_comma", NoParams, family="text", locatable=True)
 def no_comma(text: str, p: NoParams) -> bool:
     """No ASCII comma."""
     return "," not in text

@@ -23,10 +23,22 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from parlantish.cli import check, doctor, generate, lint, provision, render, run, schema
+    from parlantish.cli import (
+        check,
+        doctor,
+        evaluate,
+        generate,
+        lint,
+        provision,
+        render,
+        run,
+        schema,
+    )
 
     for module in (lint, render, run, generate, check, schema, doctor, provision):
         cli.add_command(module.command)
+    cli.add_command(evaluate.eval_command)
+    cli.add_command(evaluate.report_command)
 
 
 def main(argv: list[str] | None = None) -> None:

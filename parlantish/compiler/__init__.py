@@ -1,6 +1,7 @@
 """The compiler: blueprints → plans (rendered messages + one structured-output constraint)."""
 
 from parlantish.compiler.compile import clear_cache, compile_plan, validate_messages
+from parlantish.compiler.examples import example_answer, example_output
 from parlantish.compiler.longform import format_to_lark
 from parlantish.compiler.plan import (
     ARMS,
@@ -20,6 +21,8 @@ __all__ = [
     "Plan",
     "clear_cache",
     "compile_plan",
+    "example_answer",
+    "example_output",
     "format_to_lark",
     "validate_messages",
 ]

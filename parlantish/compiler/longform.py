@@ -22,7 +22,7 @@ from parlantish.compiler.plan import (
     ParsedOutput,
 )
 
-__all__ = ["LongformLayout", "format_to_lark", "reminder_text"]
+__all__ = ["LongformLayout", "checkpoint_prefix", "format_to_lark", "reminder_text"]
 
 CHARS_PER_TOKEN = 3
 
@@ -32,7 +32,7 @@ def reminder_text(texts: list[str]) -> str:
     return "\n[Reminder: " + " ".join(texts) + "]\n"
 
 
-def _checkpoint_prefix(checkpoint: CompiledCheckpoint) -> str:
+def checkpoint_prefix(checkpoint: CompiledCheckpoint) -> str:
     lines = [f"[Checkpoint {checkpoint.id}]"]
     if checkpoint.recall:
         lines.append("Recall: " + " ".join(checkpoint.recall_texts))
@@ -102,7 +102,7 @@ class LongformLayout:
         """The layout as an xgrammar structural-tag ``format``."""
         elements: list[dict[str, Any]] = []
         for checkpoint in self.checkpoints:
-            elements.append({"type": "const_string", "value": _checkpoint_prefix(checkpoint)})
+            elements.append({"type": "const_string", "value": checkpoint_prefix(checkpoint)})
             elements.append(_answer_format(checkpoint.answer_schema))
             elements.append({"type": "const_string", "value": "\n"})
         elements.append({"type": "const_string", "value": self.reply_prefix})
@@ -129,7 +129,7 @@ class LongformLayout:
         return Constraint.structural_tag({"format": self.format_tree()})
 
     def max_tokens(self) -> int:
-        forced = sum(len(_checkpoint_prefix(c)) for c in self.checkpoints)
+        forced = sum(len(checkpoint_prefix(c)) for c in self.checkpoints)
         forced += len(self.reply_prefix) + len(self.reminder) * (len(self.groups) - 1)
         answers = 300 * len(self.checkpoints)  # one-line answers, at worst a token per character
         return forced // CHARS_PER_TOKEN + answers + sum(self.groups) + 32
@@ -148,7 +148,7 @@ class LongformLayout:
 
         answers = []
         for checkpoint in self.checkpoints:
-            expect(_checkpoint_prefix(checkpoint))
+            expect(checkpoint_prefix(checkpoint))
             fmt = _answer_format(checkpoint.answer_schema)
             if fmt["type"] == "json_schema":
                 try:

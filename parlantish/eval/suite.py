@@ -1,0 +1,276 @@
+"""Suite files: what an evaluation runs, as pydantic models read with located errors.
+
+A suite lists scenarios (a conversation, variables, a blueprint, checks) and says how to run them:
+which arms, how many samples, sampling settings, lengths to sweep, pass thresholds for CI.
+IFEval-format JSONL files become scenarios through ``parlantish.eval.ifeval_import`` (a suite
+can ``include`` them, or the file can be given instead of a suite).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from parlantish.blueprint import Blueprint, load_blueprint
+from parlantish.blueprint.model import SegmentsSpec
+from parlantish.blueprint.schema import pydantic_problems
+from parlantish.blueprint.source import Problem, SourceDocument, read_source
+from parlantish.checks import Check, CheckSpecError, build_checks
+from parlantish.compiler import ARMS, validate_messages
+from parlantish.errors import Location, UserError
+from parlantish.eval.ifeval_import import is_jsonl, load_ifeval_scenarios
+from parlantish.eval.scenario import LoadedScenario, SuiteError, messages_hash, with_segments
+
+__all__ = [
+    "ArmSpec",
+    "LoadedSuite",
+    "ScenarioSpec",
+    "SuiteFile",
+    "Thresholds",
+    "load_suite",
+    "suite_for_jsonl",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ArmSpec(_Strict):
+    """An arm compared by name: a kind (``direct``, ``cot``, ``blueprint``) and, for variants,
+    another blueprint file."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    kind: Literal["blueprint", "direct", "cot"] = "blueprint"
+    blueprint: str | None = Field(None, description="Blueprint file (relative to the suite).")
+
+
+class SamplingSpec(_Strict):
+    """Sampling for every request (consistency is about repeated sampling: temperature > 0)."""
+
+    temperature: float = Field(0.7, ge=0, le=5)
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_tokens: int | None = Field(None, ge=1, description="Default: the plan's own budget.")
+
+
+class ImprovementThreshold(_Strict):
+    """``arm`` must beat ``over`` by at least ``by`` in pass rate."""
+
+    arm: str
+    over: str
+    by: float = 0.0
+
+
+class Thresholds(_Strict):
+    """Pass thresholds: a failed one makes ``parlantish eval`` exit with 1."""
+
+    pass_rate: dict[str, float] = Field(
+        default_factory=dict, description="Arm name → lowest acceptable pass rate."
+    )
+    case_pass_rate: float = Field(
+        1.0, ge=0, le=1, description="A scenario × arm JUnit case fails below this pass rate."
+    )
+    improvement: list[ImprovementThreshold] = Field(default_factory=list)
+
+
+class ScenarioSpec(_Strict):
+    """One conversation to sample."""
+
+    id: str = Field(min_length=1)
+    messages: list[dict[str, Any]] = Field(min_length=1)
+    variables: dict[str, Any] = Field(default_factory=dict)
+    blueprint: str | None = None
+    checks: list[str | dict[str, Any]] = Field(default_factory=list)
+    segments: SegmentsSpec | None = None
+
+
+class SuiteFile(_Strict):
+    """A consistency suite."""
+
+    schema_ref: str | None = Field(None, alias="$schema")
+    suite: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str | None = None
+    blueprint: str | None = Field(None, description="Default blueprint file for scenarios.")
+    arms: list[str | ArmSpec] = Field(default_factory=lambda: list[str | ArmSpec](["direct", "blueprint"]))
+    samples: int = Field(5, ge=1, le=10_000)
+    sampling: SamplingSpec = Field(default_factory=SamplingSpec)
+    seed: int = 0
+    lengths: list[int] | None = Field(None, min_length=1, description="max_tokens to sweep.")
+    concurrency: int = Field(64, ge=1, le=4096)
+    window_tokens: int = Field(32, ge=1, description="Token window of the length analysis.")
+    checks: list[str | dict[str, Any]] = Field(
+        default_factory=list, description="Checks applied to every scenario."
+    )
+    segments: SegmentsSpec | None = None
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    include: list[str] = Field(default_factory=list, description="IFEval-format JSONL files.")
+    scenarios: list[ScenarioSpec] = Field(default_factory=list)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _something_to_run(self) -> SuiteFile:
+        if not self.scenarios and not self.include:
+            raise ValueError("a suite needs `scenarios` or `include`")
+        return self
+
+
+@dataclass(frozen=True)
+class LoadedSuite:
+    """A suite with its scenarios resolved: what the runner needs."""
+
+    spec: SuiteFile
+    path: str
+    scenarios: tuple[LoadedScenario, ...]
+    arms: tuple[ArmSpec, ...]
+    arm_blueprints: dict[str, Blueprint] = field(default_factory=dict)  # variants by arm name
+    hash: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.spec.suite
+
+
+class _Loader:
+    def __init__(self, doc: SourceDocument):
+        self.doc = doc
+        self.base = Path(doc.path).parent
+        self.problems: list[Problem] = []
+        self.blueprints: dict[str, Blueprint] = {}
+
+    def at(self, *path: Any) -> Location:
+        return self.doc.locate(tuple(path))
+
+    def blueprint(self, ref: str, *path: Any, segments: SegmentsSpec | None = None) -> Blueprint:
+        resolved = str((self.base / ref).resolve())
+        if resolved not in self.blueprints:
+            self.blueprints[resolved] = load_blueprint(resolved)
+        loaded = self.blueprints[resolved]
+        return with_segments(loaded, segments) if segments is not None else loaded
+
+    def checks(self, specs: list[Any], *path: Any) -> list[Check]:
+        try:
+            return build_checks(specs, path)
+        except CheckSpecError as e:
+            raise SuiteError([Problem(self.at(*e.path), str(e))]) from e
+
+
+def _arms(spec: SuiteFile, loader: _Loader) -> tuple[tuple[ArmSpec, ...], dict[str, Blueprint]]:
+    arms: list[ArmSpec] = []
+    variants: dict[str, Blueprint] = {}
+    for index, raw in enumerate(spec.arms):
+        if isinstance(raw, str):
+            if raw not in ARMS:
+                raise SuiteError(
+                    [
+                        Problem(
+                            loader.at("arms", index),
+                            f"unknown arm {raw!r}: use {', '.join(ARMS)} or "
+                            "{name: …, blueprint: FILE}",
+                        )
+                    ]
+                )
+            arm = ArmSpec(name=raw, kind=raw)  # type: ignore[arg-type]
+        else:
+            arm = raw
+            if arm.blueprint is not None:
+                variants[arm.name] = loader.blueprint(
+                    arm.blueprint, "arms", index, "blueprint", segments=spec.segments
+                )
+        if arm.name in {a.name for a in arms}:
+            raise SuiteError([Problem(loader.at("arms", index), f"arm {arm.name!r} is repeated")])
+        arms.append(arm)
+    return tuple(arms), variants
+
+
+def suite_for_jsonl(path: str | Path) -> LoadedSuite:
+    """A suite of default settings around an IFEval-format file (``parlantish eval FILE``)."""
+    spec = SuiteFile(suite=Path(path).stem.replace(" ", "-") or "ifeval", include=[str(path)])
+    scenarios = load_ifeval_scenarios(path)
+    arms = tuple(ArmSpec(name=a, kind=a) for a in spec.arms if isinstance(a, str))  # type: ignore[arg-type]
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    return LoadedSuite(spec, str(path), tuple(scenarios), arms, {}, digest)
+
+
+def load_suite(path: str | Path) -> LoadedSuite:
+    """Load a suite file (YAML/JSON) or an IFEval-format JSONL file as a suite.
+
+    Raises ``SuiteError`` (located problems), ``BlueprintError`` for a referenced blueprint, or
+    ``UserError``."""
+    if is_jsonl(path):
+        return suite_for_jsonl(path)
+    doc, problems = read_source(path)
+    if doc is None:
+        raise SuiteError(problems)
+    if not isinstance(doc.data, dict):
+        raise SuiteError([Problem(doc.locate(()), "a suite file must be a mapping")])
+    try:
+        spec = SuiteFile.model_validate(doc.data)
+    except ValidationError as e:
+        raise SuiteError(pydantic_problems(doc, e)) from e
+    loader = _Loader(doc)
+    arms, variants = _arms(spec, loader)
+    common = loader.checks(list(spec.checks), "checks")
+    scenarios = []
+    for index, scenario in enumerate(spec.scenarios):
+        scenarios.append(_scenario(spec, scenario, index, loader, common))
+    for index, include in enumerate(spec.include):
+        scenarios.extend(
+            load_ifeval_scenarios(
+                loader.base / include,
+                extra_checks=common,
+                segments=spec.segments,
+                blueprint=(
+                    loader.blueprint(spec.blueprint, "blueprint", segments=spec.segments)
+                    if spec.blueprint
+                    else None
+                ),
+                where=loader.at("include", index),
+            )
+        )
+    ids = [s.id for s in scenarios]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise SuiteError([Problem(loader.at("scenarios"), f"repeated scenario ids: {repeated}")])
+    digest = hashlib.sha256(doc.text.encode()).hexdigest()[:16]
+    return LoadedSuite(spec, doc.path, tuple(scenarios), arms, variants, digest)
+
+
+def _scenario(
+    spec: SuiteFile, scenario: ScenarioSpec, index: int, loader: _Loader, common: list[Check]
+) -> LoadedScenario:
+    where = ("scenarios", index)
+    ref = scenario.blueprint or spec.blueprint
+    if ref is None:
+        raise SuiteError(
+            [
+                Problem(
+                    loader.at(*where),
+                    f"scenario {scenario.id!r} has no blueprint (and the "
+                    "suite names no default `blueprint`)",
+                )
+            ]
+        )
+    segments = scenario.segments or spec.segments
+    blueprint = loader.blueprint(ref, *where, "blueprint", segments=segments)
+    try:
+        validate_messages(scenario.messages)
+    except UserError as e:
+        raise SuiteError([Problem(loader.at(*where, "messages"), str(e))]) from e
+    checks = [
+        *common,
+        *loader.checks(list(scenario.checks), *where, "checks"),
+        *loader.checks(list(blueprint.spec.checks), *where, "blueprint"),
+    ]
+    return LoadedScenario(
+        id=scenario.id,
+        messages=tuple(scenario.messages),
+        variables=dict(scenario.variables),
+        blueprint=blueprint,
+        checks=tuple(checks),
+        messages_hash=messages_hash(scenario.messages),
+    )
