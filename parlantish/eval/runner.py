@@ -275,7 +275,7 @@ class Evaluator:
         retrying = AsyncRetrying(
             retry=retry_if_exception(lambda e: isinstance(e, RunError) and e.retryable),
             stop=stop_after_attempt(self.transport_retries + 1),
-            wait=wait_exponential_jitter(initial=0.5, max=10.0, jitter=0.5),
+            wait=wait_exponential_jitter(multiplier=0.5, max=10.0, jitter=0.5),
             reraise=True,
         )
         async for attempt in retrying:

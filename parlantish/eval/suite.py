@@ -95,7 +95,9 @@ class SuiteFile(_Strict):
     suite: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str | None = None
     blueprint: str | None = Field(None, description="Default blueprint file for scenarios.")
-    arms: list[str | ArmSpec] = Field(default_factory=lambda: list[str | ArmSpec](["direct", "blueprint"]))
+    arms: list[str | ArmSpec] = Field(
+        default_factory=lambda: list[str | ArmSpec](["direct", "blueprint"])
+    )
     samples: int = Field(5, ge=1, le=10_000)
     sampling: SamplingSpec = Field(default_factory=SamplingSpec)
     seed: int = 0

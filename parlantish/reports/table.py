@@ -40,7 +40,9 @@ def print_summary(report: dict[str, Any], console: Console | None = None) -> Non
     console = console or Console()
     console.print(summary_table(report))
     for name, arm in report["arms"].items():
-        console.print(f"length, {name}: {arm['length']['conclusion']}", highlight=False)
+        console.print(
+            f"length, {name}: {arm['length']['conclusion']}", highlight=False, markup=False
+        )
     for c in report["comparisons"]:
         console.print(
             f"{c['arm']} vs {c['baseline']}: {c['difference']:+.3f} pass rate "
@@ -48,7 +50,10 @@ def print_summary(report: dict[str, Any], console: Console | None = None) -> Non
             f"McNemar p={c['mcnemar']['p_value']:.3g}, "
             f"sign test p={c['sign_test']['p_value']:.3g})",
             highlight=False,
+            markup=False,
         )
     for t in report["thresholds"]["results"]:
         mark = "ok  " if t["passed"] else "FAIL"
-        console.print(f"threshold {mark} {t['name']} (actual {t['actual']})", highlight=False)
+        console.print(
+            f"threshold {mark} {t['name']} (actual {t['actual']})", highlight=False, markup=False
+        )
