@@ -29,6 +29,19 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def _cpu_scheduler_args(max_model_len: int) -> list[str]:
+    from parlantish.backends.vllm_engine import cpu_scheduler_options
+
+    options = cpu_scheduler_options(max_model_len)
+    if not options:
+        return []
+    return [
+        "--no-enable-chunked-prefill",
+        "--max-num-batched-tokens",
+        str(options["max_num_batched_tokens"]),
+    ]
+
+
 class VLLMServerProcess:
     """A vLLM server on loopback: ``with VLLMServerProcess(model_dir) as server: server.url``."""
 
@@ -71,6 +84,7 @@ class VLLMServerProcess:
             "--structured-outputs-config.disable_any_whitespace",
             "true",
             *(["--enforce-eager"] if enforce_eager else []),
+            *_cpu_scheduler_args(max_model_len),
             *extra_args,
         ]
         self.process: subprocess.Popen[bytes] | None = None

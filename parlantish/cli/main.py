@@ -33,9 +33,10 @@ def _register() -> None:
         render,
         run,
         schema,
+        serve,
     )
 
-    for module in (lint, render, run, generate, check, schema, doctor, provision):
+    for module in (lint, render, run, generate, check, schema, doctor, provision, serve):
         cli.add_command(module.command)
     cli.add_command(evaluate.eval_command)
     cli.add_command(evaluate.report_command)

@@ -1,0 +1,112 @@
+"""``parlantish serve``: the guarding proxy on uvicorn."""
+
+from __future__ import annotations
+
+import click
+
+from parlantish.errors import UserError
+from parlantish.server.config import API_KEY_ENV, ProxyConfig, load_blueprints
+
+
+def _mapping(pairs: tuple[str, ...]) -> dict[str, str]:
+    result = {}
+    for pair in pairs:
+        model, sep, blueprint = pair.partition("=")
+        if not sep or not model or not blueprint:
+            raise UserError(f"--map takes MODEL=BLUEPRINT, got {pair!r}")
+        result[model] = blueprint
+    return result
+
+
+@click.command("serve")
+@click.option(
+    "--upstream",
+    required=True,
+    metavar="SPEC",
+    help="'embedded', a model folder, or a vLLM URL (http://host:port/v1).",
+)
+@click.option(
+    "--blueprints",
+    "blueprints_path",
+    required=True,
+    type=click.Path(exists=True),
+    help="A blueprint file, or a folder of them.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option(
+    "--map",
+    "pairs",
+    multiple=True,
+    metavar="MODEL=BLUEPRINT",
+    help="Guard requests for an upstream model name with a blueprint (repeatable).",
+)
+@click.option(
+    "--passthrough/--no-passthrough",
+    default=False,
+    show_default=True,
+    help="Forward requests for models without a blueprint to the upstream unchanged.",
+)
+@click.option(
+    "--api-key",
+    envvar=API_KEY_ENV,
+    default=None,
+    show_envvar=True,
+    help="Require 'Authorization: Bearer KEY' on every request but /health.",
+)
+@click.option(
+    "--deadline",
+    "deadline_s",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="Seconds for each guarded call, retries included (a request may set its own).",
+)
+@click.option(
+    "--graceful-timeout",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds in-flight requests get to finish on shutdown.",
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+)
+def command(
+    upstream: str,
+    blueprints_path: str,
+    host: str,
+    port: int,
+    pairs: tuple[str, ...],
+    passthrough: bool,
+    api_key: str | None,
+    deadline_s: float | None,
+    graceful_timeout: float,
+    log_level: str,
+) -> None:
+    """Serve an OpenAI-compatible API that applies blueprints: POST /v1/chat/completions,
+    GET /v1/models, /health and /metrics. Point an OpenAI client's base URL at
+    http://HOST:PORT/v1 and ask for model 'blueprint:NAME'."""
+    import uvicorn
+
+    from parlantish.server.app import create_app
+
+    config = ProxyConfig(
+        upstream=upstream,
+        blueprints=load_blueprints(blueprints_path),
+        model_map=_mapping(pairs),
+        passthrough=passthrough,
+        api_key=api_key or None,
+        deadline_s=deadline_s,
+    )
+    app = create_app(config)  # resolves the upstream: an in-process engine starts here
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        timeout_graceful_shutdown=graceful_timeout,
+        access_log=log_level == "debug",
+    )
