@@ -83,7 +83,7 @@ def command(
     passthrough: bool,
     api_key: str | None,
     deadline_s: float | None,
-    graceful_timeout: float,
+    graceful_timeout: int,
     log_level: str,
 ) -> None:
     """Serve an OpenAI-compatible API that applies blueprints: POST /v1/chat/completions,

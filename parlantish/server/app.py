@@ -148,7 +148,11 @@ class _Proxy:
         guard = self.guard(blueprint, request.budget)
         variables = request.parlantish.variables
         deadline = request.parlantish.deadline_s or self.config.deadline_s
-        options = {"deadline_s": deadline, "temperature": request.temperature, "seed": request.seed}
+        options: dict[str, Any] = {
+            "deadline_s": deadline,
+            "temperature": request.temperature,
+            "seed": request.seed,
+        }
         try:
             guard.plan(request.messages, variables)  # bad variables or messages: before anything
             if request.stream:
