@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
 
 __all__ = ["figures"]
 
@@ -57,6 +58,7 @@ def _pass_hat_k(arms: dict[str, Any]) -> Callable[[Axes], None]:
                 ax.plot(range(1, len(curve) + 1), curve, marker="o", label=name)
         ax.set_ylim(0, 1)
         ax.set_xlabel("k")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("pass^k (mean over scenarios)")
         ax.set_title("Probability that k samples all pass")
         ax.legend()
