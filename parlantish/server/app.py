@@ -57,6 +57,24 @@ def _sse(data: dict[str, Any] | str) -> bytes:
     return f"data: {payload}\n\n".encode()
 
 
+def _parse_request(body: dict[str, Any]) -> ChatCompletionRequest:
+    try:
+        return ChatCompletionRequest.model_validate(body)
+    except ValidationError as e:
+        param, message = first_error_field(e)
+        raise ProxyError(400, message, param=param, code="invalid_request") from e
+
+
+def _chunk_writer(model: str) -> Callable[..., bytes]:
+    """SSE bytes of the chunks of one streamed completion (one id and creation time)."""
+    completion_id, created = new_id(), int(time.time())
+
+    def piece(**fields: Any) -> bytes:
+        return _sse(chunk(completion_id, model, created=created, **fields))
+
+    return piece
+
+
 def _failure_kind(error: ProxyError) -> str:
     return error.code or error.type
 
@@ -125,11 +143,7 @@ class _Proxy:
     # -- guarded ---------------------------------------------------------------------------
 
     async def guarded(self, blueprint: Blueprint, body: dict[str, Any]) -> Response:
-        try:
-            request = ChatCompletionRequest.model_validate(body)
-        except ValidationError as e:
-            param, message = first_error_field(e)
-            raise ProxyError(400, message, param=param, code="invalid_request") from e
+        request = _parse_request(body)
         if request.stop is not None:
             raise ProxyError(
                 400,
@@ -181,11 +195,7 @@ class _Proxy:
         variables: dict[str, Any],
         options: dict[str, Any],
     ) -> Response:
-        completion_id, created = new_id(), int(time.time())
-
-        def piece(**fields: Any) -> bytes:
-            return _sse(chunk(completion_id, request.model, created=created, **fields))
-
+        piece = _chunk_writer(request.model)
         if guard.policy.retries == 0:
             # One attempt: reply text is streamed live as the model writes it.
             events = guard.astream(request.messages, variables, **options)
@@ -276,11 +286,7 @@ class _Proxy:
         )
 
     async def _generate_plain(self, body: dict[str, Any]) -> Response:
-        try:
-            request = ChatCompletionRequest.model_validate(body)
-        except ValidationError as e:
-            param, message = first_error_field(e)
-            raise ProxyError(400, message, param=param, code="invalid_request") from e
+        request = _parse_request(body)
         stop = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])
         try:
             generation = GenerationRequest(
@@ -312,12 +318,9 @@ class _Proxy:
     async def _plain_stream(
         self, request: ChatCompletionRequest, generation: GenerationRequest
     ) -> Response:
-        completion_id, created = new_id(), int(time.time())
+        piece = _chunk_writer(request.model)
         deltas = self.backend.astream(generation)
         first = await anext(deltas)
-
-        def piece(**fields: Any) -> bytes:
-            return _sse(chunk(completion_id, request.model, created=created, **fields))
 
         async def body() -> AsyncIterator[bytes]:
             yield piece(role="assistant", content="")
