@@ -11,7 +11,7 @@ from parlantish.compiler import example_output
 
 ROOT = Path(__file__).parents[3]
 BLUEPRINTS = ROOT / "blueprints"
-IFEVAL = ROOT.parent / "shared" / "data" / "ifeval" / "input_data.jsonl"
+IFEVAL = ROOT / "examples" / "data" / "ifeval_input_data.jsonl"
 
 SUITE = f"""
 suite: unit-suite
