@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 
 from parlantish.checks import build_check
 
-DATA = Path(__file__).parents[2] / "shared" / "data" / "ifeval" / "input_data.jsonl"
+DATA = Path(__file__).parents[1] / "examples" / "data" / "ifeval_input_data.jsonl"
 # "Simple" checks: string and regex scans, no tokenizer and no language model.
 SIMPLE = [
     {"contains": "refund"},
