@@ -25,6 +25,11 @@ def _r(value: float, digits: int = 6) -> float:
     return round(float(value), digits)
 
 
+def _p(value: float) -> float:
+    """A p-value to 6 significant digits (tiny ones must not round to 0)."""
+    return float(f"{float(value):.6g}")
+
+
 def _rate(passed: int, n: int) -> dict[str, Any]:
     low, high = stats.wilson_interval(passed, n)
     return {
@@ -205,7 +210,7 @@ def length_analysis(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "lr_test": {
             "statistic": _r(test.statistic),
             "df": test.df,
-            "p_value": _r(test.p_value),
+            "p_value": _p(test.p_value),
             "trend": test.trend,
             "bins": [
                 {"units": [first, last], "e": _r(f.e, 8), "events": f.events, "tokens": f.tokens}
@@ -272,13 +277,13 @@ def _compare(
         "mcnemar": {
             "only_arm_passed": only_ours,
             "only_baseline_passed": only_theirs,
-            "p_value": _r(stats.mcnemar_exact(only_ours, only_theirs)),
+            "p_value": _p(stats.mcnemar_exact(only_ours, only_theirs)),
         },
         "sign_test": {
             "better": sign.positive,
             "worse": sign.negative,
             "ties": sign.ties,
-            "p_value": _r(sign.p_value),
+            "p_value": _p(sign.p_value),
         },
         "cohens_h": _r(stats.cohens_h(rate_ours, rate_theirs)),
     }
