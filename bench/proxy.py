@@ -33,7 +33,7 @@ from parlantish.compiler import compile_plan
 
 CLIENTS = 64
 MAX_TOKENS = 32
-ROUNDS = 3
+ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 3  # `python bench/proxy.py 1`: one round
 TINY = """
 blueprint: tiny
 instructions:
