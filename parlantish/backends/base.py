@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from typing import Any, TypeVar
 
-from parlantish.backends.types import GenerationRequest, GenerationResult, StreamDelta
+from parlantish.core.types import GenerationRequest, GenerationResult, StreamDelta
 from parlantish.errors import ParlantishError
 
 __all__ = ["Backend", "BatchItem", "LoopThread"]

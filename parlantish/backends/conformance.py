@@ -13,7 +13,7 @@ from typing import Any
 
 import jsonschema
 
-from parlantish.backends.constraints import Constraint, ConstraintKind
+from parlantish.core.constraints import Constraint, ConstraintKind
 
 __all__ = ["conformance_error", "structural_tag_regex"]
 

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from parlantish.backends.base import Backend
-from parlantish.backends.types import GenerationRequest, GenerationResult, StreamDelta
+from parlantish.core.types import GenerationRequest, GenerationResult, StreamDelta
 from parlantish.errors import BackendUnavailableError, RunError, UserError
 
 __all__ = ["BackendPool", "MemberState"]

@@ -16,7 +16,7 @@ from typing import Any, Union
 
 from parlantish.backends.base import Backend
 from parlantish.backends.conformance import conformance_error
-from parlantish.backends.types import Completion, GenerationRequest, GenerationResult, StreamDelta
+from parlantish.core.types import Completion, GenerationRequest, GenerationResult, StreamDelta
 from parlantish.errors import UserError
 
 __all__ = ["ScriptError", "ScriptedBackend"]

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from parlantish.backends.base import Backend, BatchItem
-from parlantish.backends.constraints import rejection_error
-from parlantish.backends.types import Completion, GenerationRequest, GenerationResult, StreamDelta
+from parlantish.core.constraints import rejection_error
+from parlantish.core.types import Completion, GenerationRequest, GenerationResult, StreamDelta
 from parlantish.errors import (
     BackendUnavailableError,
     ModelNotFoundError,

@@ -24,8 +24,8 @@ from tenacity import (
 )
 
 from parlantish.backends.base import Backend
-from parlantish.backends.constraints import ConstraintKind, rejection_error
-from parlantish.backends.types import Completion, GenerationRequest, GenerationResult, StreamDelta
+from parlantish.core.constraints import ConstraintKind, rejection_error
+from parlantish.core.types import Completion, GenerationRequest, GenerationResult, StreamDelta
 from parlantish.errors import (
     BackendError,
     BackendUnavailableError,

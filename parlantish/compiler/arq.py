@@ -13,7 +13,7 @@ from typing import Any
 
 import jsonschema
 
-from parlantish.backends.constraints import Constraint
+from parlantish.core.constraints import Constraint
 from parlantish.compiler.answers import nest_schema
 from parlantish.compiler.plan import (
     CheckpointAnswer,

@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from parlantish.backends.constraints import Constraint
-from parlantish.backends.types import ChatMessage
+from parlantish.core.constraints import Constraint
+from parlantish.core.types import ChatMessage
 from parlantish.blueprint.loader import Blueprint
 from parlantish.blueprint.model import AnswerSpec
 from parlantish.blueprint.templates import clear_template_cache, render_template

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from parlantish.backends.constraints import Constraint
+from parlantish.core.constraints import Constraint
 from parlantish.compiler.plan import (
     CheckpointAnswer,
     CompiledCheckpoint,

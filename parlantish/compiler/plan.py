@@ -7,8 +7,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from parlantish.backends.constraints import Constraint
-from parlantish.backends.types import ChatMessage, GenerationRequest, SamplingSettings
+from parlantish.core.constraints import Constraint
+from parlantish.core.types import ChatMessage, GenerationRequest, SamplingSettings
 from parlantish.errors import MalformedResponseError
 
 __all__ = [

@@ -20,7 +20,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from parlantish.backends import Backend, GenerationRequest, SamplingSettings, resolve_backend
 from parlantish.backends.base import LoopThread
-from parlantish.backends.types import ChatMessage, GenerationResult, Usage
+from parlantish.core.types import ChatMessage, GenerationResult, Usage
 from parlantish.blueprint import Blueprint, load_blueprint
 from parlantish.checks import Check, build_checks
 from parlantish.compiler import (

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from parlantish.backends.types import Usage
+from parlantish.core.types import Usage
 
 __all__ = ["Attempt", "CheckOutcome", "CheckpointTrace", "GuardReply"]
 

@@ -1,5 +1,5 @@
 from parlantish.backends.conformance import conformance_error, structural_tag_regex
-from parlantish.backends.constraints import Constraint
+from parlantish.core.constraints import Constraint
 
 
 def test_json_errors_name_the_place():

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from parlantish.backends.constraints import Constraint, ConstraintKind, rejection_error
+from parlantish.core.constraints import Constraint, ConstraintKind, rejection_error
 from parlantish.errors import ConstraintError, UserError
 
 SCHEMA = {"type": "object", "properties": {"a": {"const": "x"}}, "required": ["a"]}

@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from parlantish.backends.types import (
+from parlantish.core.types import (
     Completion,
     GenerationRequest,
     GenerationResult,

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from parlantish.backends.constraints import Constraint
+from parlantish.core.constraints import Constraint
 
 __all__ = [
     "ChatMessage",
