@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from parlantish.backends.base import Backend, BatchItem
-from parlantish.core.constraints import Constraint, ConstraintKind
 from parlantish.backends.pool import BackendPool
 from parlantish.backends.scripted import ScriptedBackend, ScriptError
+from parlantish.core.constraints import Constraint, ConstraintKind
 from parlantish.core.types import (
     ChatMessage,
     Completion,

@@ -14,15 +14,16 @@ from typing import Any
 import jsonschema
 
 from parlantish.core.constraints import Constraint, ConstraintKind
+from parlantish.core.formats import format_error
 
-__all__ = ["conformance_error", "structural_tag_regex"]
+__all__ = ["conformance_error"]
 
 
 def conformance_error(constraint: Constraint, text: str) -> str | None:
     """Why ``text`` does not satisfy ``constraint``, or ``None`` when it does.
 
-    Grammars are checked with Lark when it is installed; structural-tag elements without a text
-    form (an embedded JSON schema, say) and ``max_tokens`` bounds are not checked here.
+    Structural tags, and grammars translated from a format tree, are checked against the tree
+    (``parlantish.core.formats.format_error``); other grammars with Lark when it is installed.
     """
     kind = constraint.kind
     if kind is ConstraintKind.JSON_SCHEMA:
@@ -48,11 +49,10 @@ def conformance_error(constraint: Constraint, text: str) -> str | None:
     if kind is ConstraintKind.CHOICE:
         return None if text in constraint.payload else f"not one of {list(constraint.payload)}"
     if kind is ConstraintKind.GRAMMAR:
+        if constraint.source is not None:
+            return format_error(constraint.source, text)
         return _grammar_error(constraint.payload, text)
-    pattern = structural_tag_regex(constraint.payload.get("format", {}))
-    if pattern is None or re.fullmatch(pattern, text, re.DOTALL):
-        return None
-    return "does not follow the structural tag's sequence of forced texts"
+    return format_error(constraint.payload.get("format", {}), text)
 
 
 def _grammar_error(grammar: str, text: str) -> str | None:
@@ -76,24 +76,3 @@ def _lark_parser(grammar: str) -> Any:
         return lark.Lark(grammar, start="start", parser="earley", lexer="dynamic")
     except Exception:
         return None
-
-
-def structural_tag_regex(fmt: dict[str, Any]) -> str | None:
-    """A regex equivalent to a structural-tag format, or ``None`` if it has untranslatable parts."""
-    kind = fmt.get("type")
-    if kind == "const_string":
-        return re.escape(fmt["value"])
-    if kind == "any_text":
-        return ".*?"
-    if kind == "sequence":
-        parts = [structural_tag_regex(e) for e in fmt.get("elements", [])]
-        return None if any(p is None for p in parts) else "".join(f"(?:{p})" for p in parts)
-    if kind == "or":
-        parts = [structural_tag_regex(e) for e in fmt.get("elements", [])]
-        return None if any(p is None for p in parts) else "|".join(f"(?:{p})" for p in parts)
-    if kind == "tag":
-        inner = structural_tag_regex(fmt.get("content", {}))
-        if inner is None:
-            return None
-        return f"{re.escape(fmt.get('begin', ''))}(?:{inner}){re.escape(fmt.get('end', ''))}"
-    return None

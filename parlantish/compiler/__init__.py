@@ -2,7 +2,6 @@
 
 from parlantish.compiler.compile import clear_cache, compile_plan, validate_messages
 from parlantish.compiler.examples import example_answer, example_output
-from parlantish.compiler.longform import format_to_lark
 from parlantish.compiler.plan import (
     ARMS,
     CheckpointAnswer,
@@ -23,6 +22,5 @@ __all__ = [
     "compile_plan",
     "example_answer",
     "example_output",
-    "format_to_lark",
     "validate_messages",
 ]

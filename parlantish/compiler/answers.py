@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from parlantish.blueprint.model import AnswerSpec
 
-__all__ = ["answer_json_schema", "answer_regex", "coerce_text_answer", "nest_schema"]
+__all__ = [
+    "answer_json_schema",
+    "answer_regex",
+    "coerce_text_answer",
+    "example_answer",
+    "nest_schema",
+]
 
 
 def nest_schema(schema: dict[str, Any], properties: dict[str, Any], key: str) -> dict[str, Any]:
@@ -98,3 +105,22 @@ def coerce_text_answer(spec: AnswerSpec, text: str) -> Any:
     if spec.type == "number":
         return float(text)
     return text
+
+
+def example_answer(schema: Mapping[str, Any]) -> Any:
+    """A value of the answer type described by ``schema`` (the simplest valid one)."""
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "boolean":
+        return True
+    if kind in ("integer", "number"):
+        return schema.get("minimum", 0)
+    if kind == "array":
+        item = schema.get("items", {"type": "string"})
+        return [example_answer(item) for _ in range(schema.get("minItems", 0))]
+    if kind == "object":
+        return {k: example_answer(v) for k, v in schema.get("properties", {}).items()}
+    return "x" * max(1, schema.get("minLength", 1))

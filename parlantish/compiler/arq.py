@@ -8,19 +8,22 @@ answers, so the instruction sits right in front of the decision it governs.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
 
-from parlantish.core.constraints import Constraint
-from parlantish.compiler.answers import nest_schema
+from parlantish.compiler.answers import example_answer, nest_schema
 from parlantish.compiler.plan import (
     CheckpointAnswer,
     CompiledCheckpoint,
     OutputParseError,
     ParsedOutput,
 )
+from parlantish.compiler.stream import CheckpointEvent, IncrementalParser, StreamParser
+from parlantish.core.constraints import Constraint
 
 __all__ = ["REPLY_KEY", "REPLY_RECALL_KEY", "ArqLayout"]
 
@@ -90,6 +93,23 @@ class ArqLayout:
     def constraint(self) -> Constraint:
         return Constraint.json_schema(self.schema(), check=False)
 
+    def stream_parser(self) -> StreamParser:
+        return _ArqStream(self)
+
+    def example(self, reply: Any, answers: Mapping[str, Any], reasoning: str) -> str:
+        """Valid output with ``reply`` as the reply (checkpoint answers from ``answers`` or
+        the simplest value of their types)."""
+        value: dict[str, Any] = {}
+        for checkpoint in self.checkpoints:
+            part: dict[str, Any] = {"recall": dict(checkpoint.recall)} if checkpoint.recall else {}
+            part["ask"] = checkpoint.ask
+            part["answer"] = answers.get(checkpoint.id, example_answer(checkpoint.answer_schema))
+            value[checkpoint.id] = part
+        if self.reply_recall:
+            value[REPLY_RECALL_KEY] = dict(self.reply_recall)
+        value[REPLY_KEY] = reply
+        return json.dumps(value, ensure_ascii=False)
+
     def max_tokens(self) -> int:
         # Worst case one character per token (small models emit digits and spaces singly).
         return _bounded_length(self.schema()) + 64
@@ -115,3 +135,66 @@ class ArqLayout:
             for c in self.checkpoints
         )
         return ParsedOutput(raw=text, reply=value[REPLY_KEY], checkpoints=answers)
+
+
+_REPLY_START = re.compile(r'"reply"\s*:\s*"')
+
+
+def _decode_partial_json_string(body: str) -> str:
+    """The complete part of a JSON string body (up to its closing quote, if written yet)."""
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        char = body[i]
+        if char == '"':
+            break
+        if char == "\\":
+            width = 6 if body[i + 1 : i + 2] == "u" else 2
+            if i + width > len(body):
+                break
+            out.append(json.loads(f'"{body[i : i + width]}"'))
+            i += width
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
+class _ArqStream(IncrementalParser):
+    """Checkpoint answers as each object closes; the reply string unescaped as it grows."""
+
+    def __init__(self, layout: ArqLayout):
+        super().__init__()
+        self.layout = layout
+        self._emitted: set[str] = set()
+
+    def checkpoints(self) -> list[CheckpointEvent]:
+        events = []
+        decoder = json.JSONDecoder()
+        for checkpoint in self.layout.checkpoints:
+            if checkpoint.id in self._emitted:
+                continue
+            found = re.search(rf'"{re.escape(checkpoint.id)}"\s*:\s*', self.raw)
+            if found is None:
+                break
+            try:
+                value, _ = decoder.raw_decode(self.raw, found.end())
+            except ValueError:
+                break  # not complete yet
+            self._emitted.add(checkpoint.id)
+            events.append(
+                CheckpointEvent(
+                    checkpoint.id,
+                    checkpoint.recall_texts,
+                    checkpoint.ask,
+                    value.get("answer") if isinstance(value, dict) else None,
+                )
+            )
+        return events
+
+    def visible(self) -> str | None:
+        # The last match: a checkpoint's answer may itself contain the text "reply":".
+        matches = list(_REPLY_START.finditer(self.raw))
+        if not matches:
+            return None
+        return _decode_partial_json_string(self.raw[matches[-1].end() :])

@@ -4,16 +4,18 @@ checkpoints: ``direct`` (a plain reply) and ``cot`` (free reasoning, then the re
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import jsonschema
 
-from parlantish.core.constraints import Constraint
 from parlantish.compiler.answers import nest_schema
 from parlantish.compiler.plan import OutputParseError, ParsedOutput
+from parlantish.compiler.stream import NoVisibleText, PlainText, StreamParser
+from parlantish.core.constraints import Constraint
 
-__all__ = ["CotJsonLayout", "CotTextLayout", "DirectLayout"]
+__all__ = ["CotJsonLayout", "CotTextLayout", "DirectLayout", "reply_text"]
 
 REASONING_MAX_CHARS = 1200
 REASONING_MAX_TOKENS = 300
@@ -31,6 +33,14 @@ class DirectLayout:
 
     def constraint(self) -> Constraint | None:
         return Constraint.json_schema(self.reply_schema, check=False) if self.reply_schema else None
+
+    def stream_parser(self) -> StreamParser:
+        return PlainText() if self.reply_schema is None else NoVisibleText()
+
+    def example(self, reply: Any, answers: Mapping[str, Any], reasoning: str) -> str:
+        if self.reply_schema is not None:
+            return json.dumps(reply, ensure_ascii=False)
+        return reply_text(reply)
 
     def max_tokens(self) -> int:
         return self.budget
@@ -61,6 +71,12 @@ class CotJsonLayout:
     def constraint(self) -> Constraint:
         return Constraint.json_schema(self.schema(), check=False)
 
+    def stream_parser(self) -> StreamParser:
+        return NoVisibleText()
+
+    def example(self, reply: Any, answers: Mapping[str, Any], reasoning: str) -> str:
+        return json.dumps({"reasoning": reasoning, "reply": reply}, ensure_ascii=False)
+
     def max_tokens(self) -> int:
         return self.budget + REASONING_MAX_TOKENS
 
@@ -78,22 +94,28 @@ class CotTextLayout:
     """Long-form chain of thought: ``Reasoning: …`` then ``[Reply]`` and free text."""
 
     budget: int
+    target: Literal["structural_tag", "grammar"] = "structural_tag"
     mode: str = "cot"
 
+    def format_tree(self) -> dict[str, Any]:
+        return {
+            "type": "sequence",
+            "elements": [
+                {"type": "const_string", "value": REASONING_PREFIX},
+                {"type": "any_text", "max_tokens": REASONING_MAX_TOKENS},
+                {"type": "const_string", "value": REPLY_MARKER},
+                {"type": "any_text", "max_tokens": self.budget},
+            ],
+        }
+
     def constraint(self) -> Constraint:
-        return Constraint.structural_tag(
-            {
-                "format": {
-                    "type": "sequence",
-                    "elements": [
-                        {"type": "const_string", "value": REASONING_PREFIX},
-                        {"type": "any_text", "max_tokens": REASONING_MAX_TOKENS},
-                        {"type": "const_string", "value": REPLY_MARKER},
-                        {"type": "any_text", "max_tokens": self.budget},
-                    ],
-                }
-            }
-        )
+        return Constraint.from_format(self.format_tree(), self.target)
+
+    def stream_parser(self) -> StreamParser:
+        return NoVisibleText()
+
+    def example(self, reply: Any, answers: Mapping[str, Any], reasoning: str) -> str:
+        return REASONING_PREFIX + reasoning + REPLY_MARKER + reply_text(reply)
 
     def max_tokens(self) -> int:
         return self.budget + REASONING_MAX_TOKENS + 16
@@ -103,3 +125,12 @@ class CotTextLayout:
             raise OutputParseError("output lacks the reasoning prefix or the [Reply] marker")
         reasoning, reply = text[len(REASONING_PREFIX) :].split(REPLY_MARKER, 1)
         return ParsedOutput(raw=text, reply=reply, reasoning=reasoning)
+
+
+def reply_text(reply: str | Sequence[str] | Mapping[str, Any]) -> str:
+    """A reply given as text, segments (joined by line breaks) or a mapping (as JSON)."""
+    if isinstance(reply, str):
+        return reply
+    if isinstance(reply, Mapping):
+        return json.dumps(reply, ensure_ascii=False)
+    return "\n".join(reply)

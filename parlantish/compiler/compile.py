@@ -16,8 +16,6 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from parlantish.core.constraints import Constraint
-from parlantish.core.types import ChatMessage
 from parlantish.blueprint.loader import Blueprint
 from parlantish.blueprint.model import AnswerSpec
 from parlantish.blueprint.templates import clear_template_cache, render_template
@@ -27,6 +25,8 @@ from parlantish.compiler.arq import ArqLayout
 from parlantish.compiler.baselines import CotJsonLayout, CotTextLayout, DirectLayout
 from parlantish.compiler.longform import LongformLayout, reminder_text
 from parlantish.compiler.plan import ARMS, CompiledCheckpoint, Layout, Plan
+from parlantish.core.constraints import Constraint
+from parlantish.core.types import ChatMessage
 from parlantish.errors import UserError
 
 __all__ = ["LongformTarget", "clear_cache", "compile_plan", "validate_messages"]
@@ -197,7 +197,7 @@ def _compile(
             )
             layout = LongformLayout(checkpoints, reply_recall, reminder, groups, required, target)
         elif arm == "cot":
-            layout = CotTextLayout(budget)
+            layout = CotTextLayout(budget, target)
         else:
             layout = DirectLayout(None, budget)
     else:

@@ -3,26 +3,30 @@ forced reminder of the key instructions between segments.
 
 The layout is built once as an xgrammar structural-tag format tree (``sequence``,
 ``const_string``, ``regex``, ``json_schema``, ``any_text`` with ``max_tokens``, ``optional``); the
-equivalent Lark grammar (llguidance dialect, for backends without structural tags) is derived
-from the same tree, so the two targets cannot disagree.
+Lark grammar (for backends without structural tags) and the conformance check are translations
+of that one tree (``parlantish.core.formats``), so the targets cannot disagree. This module also
+owns the format's parser, stream parser and example text.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from parlantish.core.constraints import Constraint
+from parlantish.compiler.answers import example_answer
 from parlantish.compiler.plan import (
     CheckpointAnswer,
     CompiledCheckpoint,
     OutputParseError,
     ParsedOutput,
 )
+from parlantish.compiler.stream import IncrementalParser, StreamParser
+from parlantish.core.constraints import Constraint
 
-__all__ = ["LongformLayout", "checkpoint_prefix", "format_to_lark", "reminder_text"]
+__all__ = ["LongformLayout", "checkpoint_prefix", "reminder_text"]
 
 CHARS_PER_TOKEN = 3
 
@@ -124,9 +128,21 @@ class LongformLayout:
         return {"type": "sequence", "elements": elements}
 
     def constraint(self) -> Constraint:
-        if self.target == "grammar":
-            return Constraint.grammar(format_to_lark(self.format_tree()))
-        return Constraint.structural_tag({"format": self.format_tree()})
+        return Constraint.from_format(self.format_tree(), self.target)
+
+    def stream_parser(self) -> StreamParser:
+        return _LongformStream(self)
+
+    def example(self, reply: Any, answers: Mapping[str, Any], reasoning: str) -> str:
+        """Valid output with ``reply`` (one string, or a list of segments)."""
+        lines = [
+            checkpoint_prefix(c)
+            + _answer_text(answers.get(c.id, example_answer(c.answer_schema)))
+            + "\n"
+            for c in self.checkpoints
+        ]
+        segments = [reply] if isinstance(reply, str) else [str(s) for s in reply]
+        return "".join(lines) + self.reply_prefix + self.reminder.join(segments)
 
     def max_tokens(self) -> int:
         forced = sum(len(checkpoint_prefix(c)) for c in self.checkpoints)
@@ -192,36 +208,30 @@ class LongformLayout:
         )
 
 
-def _lark_literal(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
+def _answer_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
 
 
-def format_to_lark(fmt: dict[str, Any]) -> str:
-    """An llguidance Lark grammar equivalent to a structural-tag format tree."""
-    rules: list[str] = []
+class _LongformStream(IncrementalParser):
+    """Visible text after ``[Reply]``, reminders shown as line breaks (as ``parse`` joins
+    segments), holding back a tail that may be the start of a reminder."""
 
-    def emit(node: dict[str, Any]) -> str:
-        kind = node["type"]
-        if kind == "const_string":
-            return _lark_literal(node["value"])
-        if kind == "regex":
-            return "/" + node["pattern"].replace("/", "\\/") + "/"
-        if kind == "any_text":
-            name = f"text_{len(rules)}"
-            options = f"[max_tokens={node['max_tokens']}]" if node.get("max_tokens") else ""
-            rules.append(f"{name}{options}: /(?s:.*)/")
-            return name
-        if kind == "json_schema":
-            name = f"json_{len(rules)}"
-            rules.append(f"{name}: %json {json.dumps(node['json_schema'])}")
-            return name
-        if kind == "sequence":
-            return " ".join(emit(e) for e in node["elements"])
-        if kind == "optional":
-            return f"({emit(node['content'])})?"
-        if kind == "or":
-            return "(" + " | ".join(emit(e) for e in node["elements"]) + ")"
-        raise ValueError(f"no Lark form for structural-tag element {kind!r}")
+    def __init__(self, layout: LongformLayout):
+        super().__init__()
+        self.layout = layout
 
-    start = emit(fmt)
-    return "\n".join([f"start: {start}", *rules]) + "\n"
+    def visible(self) -> str | None:
+        start = self.raw.find(self.layout.reply_prefix)
+        if start < 0:
+            return None
+        body = self.raw[start + len(self.layout.reply_prefix) :]
+        reminder = self.layout.reminder
+        visible = body.replace(reminder, "\n")
+        for keep in range(min(len(reminder) - 1, len(visible)), 0, -1):
+            if reminder.startswith(visible[-keep:]):
+                return visible[:-keep]
+        return visible

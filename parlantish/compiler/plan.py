@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from parlantish.core.constraints import Constraint
 from parlantish.core.types import ChatMessage, GenerationRequest, SamplingSettings
 from parlantish.errors import MalformedResponseError
+
+if TYPE_CHECKING:
+    from parlantish.compiler.stream import StreamParser
 
 __all__ = [
     "Arm",
@@ -76,7 +80,9 @@ class ParsedOutput:
 
 
 class Layout(Protocol):
-    """One way of laying out an output: its constraint and how to parse it back."""
+    """One way of laying out an output, owning its whole format in one module: the constraint
+    (whose format tree also gives the conformance check the scripted backend applies), the
+    parser, the stream parser and example text."""
 
     @property
     def mode(self) -> str: ...
@@ -84,6 +90,10 @@ class Layout(Protocol):
     def constraint(self) -> Constraint | None: ...
 
     def parse(self, text: str) -> ParsedOutput: ...
+
+    def stream_parser(self) -> StreamParser: ...
+
+    def example(self, reply: Any, answers: Mapping[str, Any], reasoning: str) -> str: ...
 
     def max_tokens(self) -> int: ...
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import jsonschema
 
+from parlantish.core.formats import format_to_lark
 from parlantish.errors import ConstraintError, UserError
 
 __all__ = ["Constraint", "ConstraintKind", "rejection_error"]
@@ -51,6 +52,8 @@ class Constraint:
 
     kind: ConstraintKind
     payload: Any
+    #: The structural-tag format tree a grammar was translated from (its conformance source).
+    source: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -98,11 +101,20 @@ class Constraint:
         return cls(ConstraintKind.CHOICE, options)
 
     @classmethod
-    def grammar(cls, lark: str) -> Constraint:
-        """Output must parse with the Lark (or GBNF) grammar ``lark``."""
+    def grammar(cls, lark: str, *, source: dict[str, Any] | None = None) -> Constraint:
+        """Output must parse with the Lark (or GBNF) grammar ``lark``; ``source`` is the format
+        tree it was translated from, when there is one."""
         if not isinstance(lark, str) or not lark.strip():
             raise ConstraintError("a grammar must be non-empty text")
-        return cls(ConstraintKind.GRAMMAR, lark)
+        return cls(ConstraintKind.GRAMMAR, lark, source)
+
+    @classmethod
+    def from_format(cls, fmt: dict[str, Any], target: str = "structural_tag") -> Constraint:
+        """A format tree as a structural tag (``target="structural_tag"``) or as the equivalent
+        Lark grammar (``target="grammar"``), for backends without structural tags."""
+        if target == "grammar":
+            return cls.grammar(format_to_lark(fmt), source=fmt)
+        return cls.structural_tag({"format": fmt})
 
     @classmethod
     def structural_tag(cls, tag: dict[str, Any]) -> Constraint:

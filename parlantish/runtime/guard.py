@@ -9,42 +9,26 @@ retried with backoff inside the call's deadline. Usage is summed over every atte
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from pydantic import BaseModel
 
-from parlantish.backends import Backend, GenerationRequest, SamplingSettings, resolve_backend
+from parlantish.backends import Backend, resolve_backend
 from parlantish.backends.base import LoopThread
-from parlantish.core.types import ChatMessage, GenerationResult, Usage
 from parlantish.blueprint import Blueprint, load_blueprint
 from parlantish.checks import Check, build_checks
-from parlantish.compiler import (
-    OutputParseError,
-    ParsedOutput,
-    Plan,
-    compile_plan,
-    validate_messages,
-)
-from parlantish.errors import (
-    AttemptsExhaustedError,
-    DeadlineExceededError,
-    ParlantishError,
-    RunError,
-)
+from parlantish.compiler import Plan, compile_plan, validate_messages
+from parlantish.core import ChatMessage, SamplingSettings
+from parlantish.errors import AttemptsExhaustedError, DeadlineExceededError, ParlantishError
+from parlantish.runtime.attempt import Transport, run_attempt, total_usage
 from parlantish.runtime.policy import FailurePolicy
-from parlantish.runtime.result import Attempt, CheckOutcome, CheckpointTrace, GuardReply
-from parlantish.runtime.streaming import (
-    CheckpointEvent,
-    FinalEvent,
-    RetryEvent,
-    StreamParser,
-    TextDelta,
-)
+from parlantish.runtime.result import Attempt, GuardReply
+from parlantish.runtime.streaming import CheckpointEvent, FinalEvent, RetryEvent, TextDelta
 from parlantish.runtime.trace import TraceCallback, emit_trace, span
 
 __all__ = ["Call", "Guard"]
@@ -54,8 +38,28 @@ Call = tuple[Messages, Mapping[str, Any] | None] | Mapping[str, Any]
 FALLBACK_SUFFIXES = (".yaml", ".yml", ".json")
 
 
-def _transport_retryable(error: BaseException) -> bool:
-    return isinstance(error, RunError) and error.retryable
+async def _streamed(
+    run: Callable[..., Awaitable[Attempt]],
+) -> AsyncIterator[CheckpointEvent | TextDelta | Attempt]:
+    """Run one attempt with a stream sink, yielding its events as they come, then the attempt
+    (closing this iterator early cancels the attempt, and with it the engine request)."""
+    queue: asyncio.Queue[CheckpointEvent | TextDelta] = asyncio.Queue()
+    task = asyncio.ensure_future(run(sink=queue.put_nowait))
+    try:
+        while True:
+            getter = asyncio.ensure_future(queue.get())
+            await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+            if getter.done():
+                yield getter.result()
+                continue
+            getter.cancel()
+            while not queue.empty():
+                yield queue.get_nowait()
+            yield task.result()
+            return
+    finally:
+        if not task.done():
+            task.cancel()
 
 
 class Guard:
@@ -96,6 +100,7 @@ class Guard:
         self.policy = FailurePolicy.from_on_fail(self.blueprint.spec.on_fail, **policy)
         self.checks: list[Check] = build_checks([*self.blueprint.spec.checks, *checks])
         self._loop: LoopThread | None = None
+        self._loop_lock = threading.Lock()
         self._fallback: Guard | None = None
         self._fallback_lock = threading.Lock()
 
@@ -179,14 +184,12 @@ class Guard:
         model = output_type or self.output_type
         conversation = list(validate_messages(messages))
         plan = self.plan(conversation, variables, model)
-        loop = asyncio.get_running_loop()
         budget = deadline_s if deadline_s is not None else self.deadline_s
-        deadline = loop.time() + budget if budget is not None else None
+        deadline = asyncio.get_running_loop().time() + budget if budget is not None else None
+        transport = Transport(retries=self.policy.transport_retries, deadline=deadline)
         base_temperature = self.temperature if temperature is None else temperature
         base_seed = self.seed if seed is None else seed
         attempts: list[Attempt] = []
-        parsed: ParsedOutput | None = None
-        outcomes: list[CheckOutcome] = []
         with span("parlantish.guard", blueprint=self.blueprint.name, backend=self.backend.name):
             for index in range(self.policy.retries + 1):
                 sampling = SamplingSettings(
@@ -194,36 +197,30 @@ class Guard:
                     seed=self.policy.seed_for(index, base_seed),
                     max_tokens=self.max_tokens or plan.max_tokens,
                 )
-                request = plan.request(sampling)
-                parser = StreamParser(plan) if streaming else None
+                run = functools.partial(
+                    run_attempt,
+                    plan,
+                    self.backend,
+                    sampling,
+                    self.checks,
+                    index=index,
+                    transport=transport,
+                    output_type=model,
+                )
                 try:
-                    if parser is not None:
-                        result = None
-                        async for delta in self._stream_generation(request, deadline):
-                            if delta.result is not None:
-                                result = delta.result
-                            for event in parser.feed(delta.text):
-                                yield event
-                        assert result is not None
+                    if streaming:
+                        attempt = None
+                        async for item in _streamed(run):
+                            if isinstance(item, Attempt):
+                                attempt = item
+                            else:
+                                yield item
+                        assert attempt is not None
                     else:
-                        result = await self._generate(request, deadline)
+                        attempt = await run()
                 except DeadlineExceededError as e:
                     e.attempts = tuple(attempts)
                     raise
-                except RunError as e:
-                    attempts.append(
-                        Attempt(
-                            index=index,
-                            backend=self.backend.name,
-                            temperature=sampling.temperature,
-                            seed=sampling.seed,
-                            error=f"{type(e).__name__}: {e}",
-                        )
-                    )
-                    if streaming and index < self.policy.retries:
-                        yield RetryEvent(index, attempts[-1].error or "")
-                    continue
-                attempt, parsed, outcomes = await self._judge(plan, result, index, sampling, model)
                 attempts.append(attempt)
                 if attempt.accepted:
                     break
@@ -231,64 +228,15 @@ class Guard:
                     yield RetryEvent(index, attempt.rejected_because or attempt.error or "")
                 if self.policy.reask and attempt.raw is not None:
                     plan = self.plan(self._reask(conversation, attempt), variables, model)
-        reply = self._finish(plan, attempts, parsed, outcomes, started)
-        if reply is None:
+        last = attempts[-1]
+        if last.accepted:
+            reply = self._finish(plan, attempts, model, started)
+        else:
             reply = await self._after_last_attempt(
-                messages,
-                variables,
-                output_type,
-                deadline,
-                attempts,
-                parsed,
-                plan,
-                outcomes,
-                started,
+                messages, variables, output_type, deadline, attempts, plan, model, started
             )
         emit_trace(self, reply, self.on_trace)
         yield FinalEvent(reply)
-
-    async def _judge(
-        self,
-        plan: Plan,
-        result: GenerationResult,
-        index: int,
-        sampling: SamplingSettings,
-        model: type[BaseModel] | None,
-    ) -> tuple[Attempt, ParsedOutput | None, list[CheckOutcome]]:
-        common = {
-            "index": index,
-            "backend": self.backend.name,
-            "temperature": sampling.temperature,
-            "seed": sampling.seed,
-            "raw": result.text,
-            "usage": result.usage,
-            "latency_s": result.latency_s,
-        }
-        try:
-            parsed = plan.parse(result.text)
-            reply = model.model_validate(parsed.reply) if model is not None else parsed.reply
-        except (OutputParseError, ValidationError) as e:
-            return Attempt(**common, error=f"malformed output: {e}"), None, []
-        outcomes = await self._run_checks(parsed.text)
-        failed = [o for o in outcomes if not o.passed]
-        because = "; ".join(f"{o.name}: {o.detail}" if o.detail else o.name for o in failed) or None
-        if result.finish_reason == "length" and plan.mode != "plain":
-            because = because or "the output hit max_tokens"
-        attempt = Attempt(
-            **common,
-            reply=reply if not isinstance(reply, BaseModel) else reply.model_dump(),
-            checks=outcomes,
-            rejected_because=because,
-        )
-        return attempt, parsed, outcomes
-
-    async def _run_checks(self, text: str) -> list[CheckOutcome]:
-        def run() -> list[CheckOutcome]:
-            return [CheckOutcome(**check(text).to_dict()) for check in self.checks]
-
-        if any(not check.type.deterministic for check in self.checks):
-            return await asyncio.to_thread(run)  # judges call a model: keep the loop free
-        return run()
 
     @staticmethod
     def _reask(conversation: list[ChatMessage], attempt: Attempt) -> list[ChatMessage]:
@@ -307,36 +255,29 @@ class Guard:
         self,
         plan: Plan,
         attempts: list[Attempt],
-        parsed: ParsedOutput | None,
-        outcomes: list[CheckOutcome],
+        model: type[BaseModel] | None,
         started: float,
-        *,
-        passed: bool = True,
-    ) -> GuardReply | None:
-        last = attempts[-1] if attempts else None
-        if passed and (last is None or not last.accepted):
-            return None
-        assert last is not None and parsed is not None
+    ) -> GuardReply:
+        """The reply of the last attempt (which was read back: accepted, or ``then: return``);
+        a typed reply becomes an instance of the call's own ``output_type``."""
+        last = attempts[-1]
         reply = last.reply
-        model = self.output_type
         if model is not None and isinstance(reply, dict):
             reply = model.model_validate(reply)
         return GuardReply(
-            text=parsed.text,
+            text=last.text or "",
             reply=reply,
-            checkpoints=[
-                CheckpointTrace(id=c.id, recall=list(c.recall), ask=c.ask, answer=c.answer)
-                for c in parsed.checkpoints
-            ],
-            checks=outcomes,
-            passed=passed,
-            usage=sum((a.usage for a in attempts), Usage()),
+            checkpoints=last.checkpoints,
+            checks=last.checks,
+            passed=last.passed,
+            usage=total_usage(attempts),
             attempts=attempts,
             raw=last.raw or "",
-            segments=list(parsed.segments),
+            segments=last.segments,
             blueprint={"name": self.blueprint.name, "hash": self.blueprint.hash},
             plan_key=plan.key,
             latency_s=time.perf_counter() - started,
+            finish_reason=last.finish_reason,
         )
 
     async def _after_last_attempt(
@@ -346,16 +287,14 @@ class Guard:
         output_type: type[BaseModel] | None,
         deadline: float | None,
         attempts: list[Attempt],
-        parsed: ParsedOutput | None,
         plan: Plan,
-        outcomes: list[CheckOutcome],
+        model: type[BaseModel] | None,
         started: float,
     ) -> GuardReply:
         then = self.policy.then
-        if then == "return" and parsed is not None and attempts[-1].error is None:
-            reply = self._finish(plan, attempts, parsed, outcomes, started, passed=False)
-            assert reply is not None
-            return reply
+        last = attempts[-1]
+        if then == "return" and last.error_kind == "checks":
+            return self._finish(plan, attempts, model, started)
         if then == "fallback" and self.policy.fallback:
             fallback = self._fallback_guard()
             remaining = None if deadline is None else deadline - asyncio.get_running_loop().time()
@@ -365,14 +304,14 @@ class Guard:
             return result.model_copy(
                 update={
                     "attempts": [*attempts, *result.attempts],
-                    "usage": sum((a.usage for a in attempts), result.usage),
+                    "usage": total_usage(attempts) + result.usage,
                 }
             )
         reasons = "; ".join(a.rejected_because or a.error or "" for a in attempts)
         raise AttemptsExhaustedError(
             f"{self.blueprint.name}: all {len(attempts)} attempt(s) failed: {reasons}",
             attempts=attempts,
-            reply=attempts[-1].reply if attempts else None,
+            reply=last.reply,
         )
 
     def _fallback_guard(self) -> Guard:
@@ -400,58 +339,6 @@ class Guard:
             )
         return Guard(self.blueprint, target, **options)
 
-    # -- transport ---------------------------------------------------------------------------
-
-    def _remaining(self, deadline: float | None) -> float | None:
-        if deadline is None:
-            return None
-        remaining = deadline - asyncio.get_running_loop().time()
-        if remaining <= 0:
-            raise DeadlineExceededError("the call's deadline passed")
-        return remaining
-
-    async def _sleep_within(self, seconds: float, deadline: float | None) -> None:
-        remaining = self._remaining(deadline)
-        await asyncio.sleep(seconds if remaining is None else min(seconds, remaining))
-
-    async def _generate(
-        self, request: GenerationRequest, deadline: float | None
-    ) -> GenerationResult:
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(_transport_retryable),
-            stop=stop_after_attempt(self.policy.transport_retries + 1),
-            wait=wait_exponential_jitter(multiplier=0.2, max=5.0, jitter=0.2),
-            sleep=lambda seconds: self._sleep_within(seconds, deadline),
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                remaining = self._remaining(deadline)
-                try:
-                    return await asyncio.wait_for(self.backend.agenerate(request), remaining)
-                except asyncio.TimeoutError as e:
-                    raise DeadlineExceededError(
-                        "the call's deadline passed while generating"
-                    ) from e
-        raise AssertionError("unreachable")
-
-    async def _stream_generation(
-        self, request: GenerationRequest, deadline: float | None
-    ) -> AsyncIterator[Any]:
-        stream = self.backend.astream(request)
-        while True:
-            remaining = self._remaining(deadline)
-            try:
-                delta = await asyncio.wait_for(stream.__anext__(), remaining)
-            except StopAsyncIteration:
-                return
-            except asyncio.TimeoutError as e:
-                close = getattr(stream, "aclose", None)
-                if close is not None:
-                    await close()
-                raise DeadlineExceededError("the call's deadline passed while streaming") from e
-            yield delta
-
     # -- batches and sync ----------------------------------------------------------------------
 
     async def areply_many(
@@ -474,9 +361,10 @@ class Guard:
         return list(await asyncio.gather(*(one(call) for call in calls)))
 
     def _sync(self) -> LoopThread:
-        if self._loop is None:
-            self._loop = LoopThread()
-        return self._loop
+        with self._loop_lock:
+            if self._loop is None:
+                self._loop = LoopThread()
+            return self._loop
 
     def reply(
         self, messages: Messages, variables: Mapping[str, Any] | None = None, **options: Any

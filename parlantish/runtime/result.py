@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from parlantish.core.types import Usage
 
-__all__ = ["Attempt", "CheckOutcome", "CheckpointTrace", "GuardReply"]
+__all__ = ["Attempt", "CheckOutcome", "CheckpointTrace", "ErrorKind", "GuardReply"]
+
+
+ErrorKind = Literal["backend", "cut", "malformed", "checks"]
 
 
 class CheckOutcome(BaseModel):
-    """One check's verdict on a reply."""
+    """One check's verdict on a reply: ``passed_loose`` for checks with a loose mode (IFEval),
+    and for locatable checks that failed, where along the reply they were first broken
+    (``first_violation``: the 1-based unit, when the caller cut the reply into units;
+    ``first_failure_offset``: the character offset of the shortest failing prefix)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -20,6 +26,10 @@ class CheckOutcome(BaseModel):
     passed: bool
     detail: str = ""
     deterministic: bool = True
+    locatable: bool = False
+    passed_loose: bool | None = None
+    first_violation: int | None = None
+    first_failure_offset: int | None = None
 
 
 class CheckpointTrace(BaseModel):
@@ -34,21 +44,36 @@ class CheckpointTrace(BaseModel):
 
 
 class Attempt(BaseModel):
-    """One generation of a guarded call and its fate."""
+    """One attempt of the pipeline (plan → generate → parse → checks → verdict) and its fate.
 
-    model_config = ConfigDict(frozen=True)
+    ``error_kind`` says why it was not accepted: ``backend`` (the generation failed),
+    ``cut`` (the output hit ``max_tokens`` before it could be read), ``malformed`` (the output
+    does not have the plan's shape), ``checks`` (a check failed); ``None`` when accepted.
+    ``parsed`` (the output read back) is kept for the caller and never serialised.
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     index: int
     backend: str
     temperature: float
     seed: int | None = None
+    max_tokens: int | None = None
     raw: str | None = None
+    text: str | None = None
     reply: Any = None
+    checkpoints: list[CheckpointTrace] = Field(default_factory=list)
+    segments: list[str] = Field(default_factory=list)
+    reasoning: str | None = None
     usage: Usage = Usage()
     latency_s: float = 0.0
+    finish_reason: str | None = None
     checks: list[CheckOutcome] = Field(default_factory=list)
-    error: str | None = None  # transport failure or malformed output
+    passed: bool = False
+    error: str | None = None  # transport failure, cut or malformed output
+    error_kind: ErrorKind | None = None
     rejected_because: str | None = None  # None when this attempt was accepted
+    parsed: Any = Field(default=None, exclude=True, repr=False)
 
     @property
     def accepted(self) -> bool:
@@ -76,6 +101,7 @@ class GuardReply(BaseModel):
     plan_key: str
     latency_s: float
     segments: list[str] = Field(default_factory=list)
+    finish_reason: str | None = None  # "length" when the reply was cut at max_tokens
 
     def to_dict(self) -> dict[str, Any]:
         """The CLI's ``--json`` shape."""
@@ -97,6 +123,7 @@ class GuardReply(BaseModel):
                 for a in self.attempts
             ],
             "raw": self.raw,
+            "finish_reason": self.finish_reason,
             "blueprint": self.blueprint,
             "latency_s": round(self.latency_s, 4),
         }

@@ -244,3 +244,15 @@ def test_a_reply_schema_with_definitions_is_nested_and_closed_in_every_arm():
             assert node["properties"]["items"]["items"] == {"$ref": "#/$defs/Item"}
     with pytest.raises(UserError, match="long-form"):
         compile_plan(WRITER, {"topic": "t"}, USER, reply_schema=Order.model_json_schema())
+
+
+def test_the_cot_arm_honours_the_grammar_target():
+    from parlantish.core.constraints import ConstraintKind
+
+    blueprint = load_blueprint(BLUEPRINTS / "longform-writer.yaml")
+    for target, kind in (
+        ("grammar", ConstraintKind.GRAMMAR),
+        ("structural_tag", ConstraintKind.STRUCTURAL_TAG),
+    ):
+        plan = compile_plan(blueprint, {"topic": "tides"}, USER, arm="cot", target=target)
+        assert plan.constraint.kind is kind
