@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from parlantish.checks import Check
-
-__all__ = ["TokenRuler", "UnitCut", "cut_units", "locate_violation"]
+__all__ = ["TokenRuler", "UnitCut", "cut_units"]
 
 _PIECES = re.compile(r"\w+|[^\w\s]")
 
@@ -96,18 +94,3 @@ def cut_units(
         counts.append(upto - previous)
         previous = upto
     return UnitCut(kind, tuple(boundaries), tuple(counts))
-
-
-def locate_violation(check: Check, text: str, boundaries: Sequence[int]) -> int | None:
-    """The 1-based unit where ``check`` is first broken for good: the earliest unit from whose
-    end on every longer prefix fails. ``None`` when the whole text passes (or for checks that
-    cannot be located: see ``Check.locatable``)."""
-    if not check.locatable or not boundaries:
-        return None
-    verdicts = [check(text[:boundary]).passed for boundary in boundaries]
-    if verdicts[-1]:
-        return None
-    unit = len(verdicts)
-    while unit > 1 and not verdicts[unit - 2]:
-        unit -= 1
-    return unit

@@ -20,15 +20,25 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
-
-from parlantish.backends import Backend, GenerationResult, SamplingSettings
-from parlantish.compiler import OutputParseError, ParsedOutput, Plan, compile_plan
-from parlantish.errors import ParlantishError, RunError, UserError
-from parlantish.eval.ruler import TokenRuler, cut_units, locate_violation
+from parlantish.backends import Backend
+from parlantish.compiler import ParsedOutput, Plan, compile_plan
+from parlantish.core import SamplingSettings
+from parlantish.errors import UserError
+from parlantish.eval.records import (
+    ArmGroup,
+    BlueprintRef,
+    CheckpointRecord,
+    CheckRecord,
+    LengthUnits,
+    SampleRecord,
+    UsageRecord,
+)
+from parlantish.eval.ruler import TokenRuler, UnitCut, cut_units
 from parlantish.eval.scenario import LoadedScenario
 from parlantish.eval.store import ResultStore, write_atomic
 from parlantish.eval.suite import ArmSpec, LoadedSuite
+from parlantish.runtime.attempt import Transport, run_attempt
+from parlantish.runtime.result import Attempt
 
 __all__ = ["MANIFEST_FILE", "Evaluator", "Progress", "WorkItem", "run_manifest"]
 
@@ -49,9 +59,9 @@ class WorkItem:
     sampling: SamplingSettings
 
     @property
-    def group(self) -> str:
-        """The arm as reports name it (``arm@length`` when lengths are swept)."""
-        return self.arm.name if self.length is None else f"{self.arm.name}@{self.length}"
+    def group(self) -> ArmGroup:
+        """The (arm, length) group the sample is compared in."""
+        return ArmGroup(arm=self.arm.name, length=self.length)
 
 
 @dataclass
@@ -271,115 +281,73 @@ class Evaluator:
         if self.on_progress is not None:
             self.on_progress(progress)
 
-    async def _generate(self, item: WorkItem) -> GenerationResult:
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(lambda e: isinstance(e, RunError) and e.retryable),
-            stop=stop_after_attempt(self.transport_retries + 1),
-            wait=wait_exponential_jitter(multiplier=0.5, max=10.0, jitter=0.5),
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                return await self.backend.agenerate(item.plan.request(item.sampling))
-        raise AssertionError("unreachable")
-
     async def _sample(self, item: WorkItem) -> dict[str, Any]:
-        record = await self._attempt(item)
-        record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        return record
-
-    async def _attempt(self, item: WorkItem) -> dict[str, Any]:
-        record = self._base_record(item)
-        started = time.perf_counter()
-        try:
-            result = await self._generate(item)
-        except ParlantishError as e:
-            record.update(
-                error=f"{type(e).__name__}: {e}",
-                error_kind="backend",
-                latency_s=round(time.perf_counter() - started, 4),
-            )
-            return record
-        record.update(
-            raw=result.text,
-            finish_reason=result.finish_reason,
-            usage=result.usage.to_dict(),
-            latency_s=round(result.latency_s, 4),
-        )
-        try:
-            parsed = item.plan.parse(result.text)
-        except OutputParseError as e:
-            cut = " (the output hit max_tokens)" if result.finish_reason == "length" else ""
-            record.update(error=f"malformed output{cut}: {e}", error_kind="output")
-            return record
-        self._judge(item, parsed, record)
-        return record
-
-    def _base_record(self, item: WorkItem) -> dict[str, Any]:
-        return {
-            "key": item.key,
-            "suite": self.suite.name,
-            "scenario": item.scenario.id,
-            "arm": item.group,
-            "arm_kind": item.arm.kind,
-            "length": item.length,
-            "sample": item.sample,
-            "seed": item.seed,
-            "temperature": item.sampling.temperature,
-            "max_tokens": item.sampling.max_tokens,
-            "messages_hash": item.scenario.messages_hash,
-            "plan_key": item.plan.key,
-            "blueprint": {"name": item.plan.blueprint_name, "hash": item.plan.blueprint_hash},
-            "backend": self.backend.name,
-            "passed": False,
-            "error": None,
-            "error_kind": None,
-            "checks": [],
-            "text": "",
-            "raw": "",
-            "reply": None,
-            "checkpoints": [],
-            "finish_reason": None,
-            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-            "latency_s": 0.0,
-            "length_units": None,
-            "finished_at": None,
-        }
-
-    def _judge(self, item: WorkItem, parsed: ParsedOutput, record: dict[str, Any]) -> None:
-        text = parsed.text
-        segments = parsed.segments if item.plan.mode == "longform" else None
+        """One sample through the attempt pipeline, as its ``results.jsonl`` row."""
+        cuts: list[UnitCut] = []
         window = self.window_for(item.scenario)
-        cut = cut_units(text, self.ruler, window=window, segments=segments)
-        checks = []
-        for check in item.scenario.checks:
-            result = check(text)
-            entry: dict[str, Any] = result.to_dict() | {"locatable": check.locatable}
-            if "mode" in type(check.params).model_fields:
-                loose = type(check.params).model_validate(
-                    check.params.model_dump() | {"mode": "loose"}
-                )
-                entry["passed_loose"] = _verdict(check.type.function(text, loose))
-            if check.locatable:
-                entry["first_violation"] = (
-                    None if result.passed else locate_violation(check, text, cut.boundaries)
-                )
-            checks.append(entry)
-        located = [c["first_violation"] for c in checks if c.get("first_violation") is not None]
-        record.update(
-            text=text,
-            reply=parsed.reply,
-            checkpoints=[c.to_dict() for c in parsed.checkpoints],
+
+        def units(parsed: ParsedOutput) -> tuple[int, ...]:
+            segments = parsed.segments if item.plan.mode == "longform" else None
+            cuts.append(cut_units(parsed.text, self.ruler, window=window, segments=segments))
+            return cuts[-1].boundaries
+
+        attempt = await run_attempt(
+            item.plan,
+            self.backend,
+            item.sampling,
+            item.scenario.checks,
+            transport=Transport(retries=self.transport_retries, backoff_s=0.5, backoff_max_s=10.0),
+            units=units,
+        )
+        return self._record(item, attempt, cuts[0] if cuts else None, window).model_dump(
+            mode="json"
+        )
+
+    def _record(
+        self, item: WorkItem, attempt: Attempt, cut: UnitCut | None, window: int
+    ) -> SampleRecord:
+        checks = [CheckRecord(**outcome.model_dump()) for outcome in attempt.checks]
+        located = [c.first_violation for c in checks if c.first_violation is not None]
+        length_units = None
+        if cut is not None:
+            length_units = LengthUnits(
+                kind=cut.kind,  # type: ignore[arg-type]
+                window=window if cut.kind == "windows" else None,
+                boundaries=list(cut.boundaries),
+                tokens=list(cut.unit_tokens),
+                locatable_checks=sum(1 for c in checks if c.locatable),
+                first_violation=min(located) if located else None,
+            )
+        return SampleRecord(
+            key=item.key,
+            suite=self.suite.name,
+            scenario=item.scenario.id,
+            arm=item.arm.name,
+            arm_kind=item.arm.kind,
+            length=item.length,
+            sample=item.sample,
+            seed=item.seed,
+            temperature=item.sampling.temperature,
+            max_tokens=item.sampling.max_tokens,
+            messages_hash=item.scenario.messages_hash,
+            plan_key=item.plan.key,
+            blueprint=BlueprintRef(name=item.plan.blueprint_name, hash=item.plan.blueprint_hash),
+            backend=self.backend.name,
+            passed=attempt.passed,
+            error=attempt.error,
+            error_kind=attempt.error_kind,
             checks=checks,
-            passed=all(c["passed"] for c in checks),
-            length_units={
-                "kind": cut.kind,
-                "window": window if cut.kind == "windows" else None,
-                "boundaries": list(cut.boundaries),
-                "tokens": list(cut.unit_tokens),
-                "locatable_checks": sum(1 for c in checks if c["locatable"]),
-                "first_violation": min(located) if located else None,
-            },
+            text=attempt.text or "",
+            raw=attempt.raw or "",
+            reply=attempt.reply,
+            checkpoints=[CheckpointRecord(**c.model_dump()) for c in attempt.checkpoints],
+            finish_reason=attempt.finish_reason,  # type: ignore[arg-type]
+            usage=UsageRecord(**attempt.usage.to_dict()),
+            latency_s=attempt.latency_s,
+            length_units=length_units,
+            finished_at=datetime.now(timezone.utc).replace(microsecond=0),
+            execution="fused" if item.plan.mode == "longform" else None,
+            attempts=1,
         )
 
     def window_for(self, scenario: LoadedScenario) -> int:
@@ -387,10 +355,6 @@ class Evaluator:
         segments (so every arm is cut alike), else the suite's ``window_tokens``."""
         segments = scenario.blueprint.spec.segments
         return segments.max_tokens if segments is not None else self.suite.spec.window_tokens
-
-
-def _verdict(value: Any) -> bool:
-    return bool(value[0] if isinstance(value, tuple) else value)
 
 
 def _json(data: Any) -> str:

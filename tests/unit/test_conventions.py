@@ -103,3 +103,45 @@ def test_no_removed_vllm_fields_are_sent():
     removed = re.compile(r"guided_(json|regex|choice|grammar|decoding_backend)")
     for path in PACKAGE.rglob("*.py"):
         assert not removed.search(path.read_text()), path
+
+
+PIPELINE = PACKAGE / "runtime" / "attempt.py"
+
+
+def _pipeline_violations(path: Path) -> list[str]:
+    """Calls that generate for a plan, read a plan's output back, or run checks, outside the
+    attempt pipeline."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, (ast.Attribute, ast.Name)):
+            continue
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            owner = ast.unparse(func.value)
+            if func.attr in ("request", "parse") and owner.endswith("plan"):
+                found.append(f"line {node.lineno}: {owner}.{func.attr}(…)")
+            if func.attr == "function" and owner.endswith(".type"):
+                found.append(f"line {node.lineno}: runs a check function directly")
+        elif func.id in ("check", "run_checks", "first_failure"):
+            found.append(f"line {node.lineno}: runs a check")
+    return found
+
+
+@pytest.mark.parametrize(
+    "path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE))
+)
+def test_only_the_attempt_pipeline_generates_for_plans_and_runs_checks(path):
+    if path == PIPELINE or layer_of(path) in ("checks", "compiler", "backends"):
+        return  # the pipeline itself; checks and layouts define what it calls
+    assert not _pipeline_violations(path), _pipeline_violations(path)
+
+
+def test_the_pipeline_rule_catches_a_second_copy(tmp_path):
+    copy = tmp_path / "copy.py"
+    copy.write_text(
+        "async def sample(item, backend, checks):\n"
+        "    result = await backend.agenerate(item.plan.request(item.sampling))\n"
+        "    parsed = item.plan.parse(result.text)\n"
+        "    return [check(parsed.text) for check in checks]\n"
+    )
+    assert len(_pipeline_violations(copy)) == 3

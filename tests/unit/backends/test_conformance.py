@@ -101,8 +101,8 @@ def _reply(name, plan):
         return [f"Part {index}." for index in range(len(plan.layout.groups))]
     if name == "ticket-triage.yaml":
         blueprint = load_blueprint(BLUEPRINTS / name)
-        from parlantish.compiler.answers import answer_json_schema, example_answer
         from parlantish.blueprint.model import AnswerSpec
+        from parlantish.compiler.answers import answer_json_schema, example_answer
 
         spec = AnswerSpec(type="object", properties=blueprint.spec.reply.properties)
         return example_answer(answer_json_schema(spec))
