@@ -78,3 +78,52 @@ def test_cli_run_json(embedded_model_dir):
         for text in checkpoint["recall"]:
             assert json.dumps(text)[1:-1] in output["raw"]
     assert output["blueprint"]["name"] == "ticket-triage"
+
+
+LAYOUTS = [
+    ("support-refunds.yaml", {"customer_name": "Dana"}, arm)
+    for arm in ("blueprint", "cot", "direct")
+] + [("longform-writer.yaml", {"topic": "tides"}, arm) for arm in ("blueprint", "cot")]
+
+
+def test_real_outputs_pass_the_scripted_backends_strict_conformance_check(engine):
+    from parlantish.backends.conformance import conformance_error
+    from parlantish.blueprint import load_blueprint
+    from parlantish.compiler import compile_plan
+    from parlantish.core import SamplingSettings
+
+    plans = [
+        compile_plan(load_blueprint(BLUEPRINTS / name), variables, USER, arm=arm)
+        for name, variables, arm in LAYOUTS
+    ]
+    requests = [
+        plan.request(SamplingSettings(temperature=0.7, seed=11, max_tokens=plan.max_tokens))
+        for plan in plans
+    ]
+    for plan, result in zip(plans, engine.generate_many(requests), strict=True):
+        assert result.finish_reason == "stop", plan.arm
+        assert conformance_error(plan.constraint, result.text) is None, (plan.arm, result.text)
+
+
+def test_guard_and_evaluator_agree_on_the_real_engine(engine, tmp_path):
+    from parlantish.errors import AttemptsExhaustedError
+    from parlantish.eval import Evaluator, load_suite, read_results
+
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "suite: agreement\narms: [blueprint]\nsamples: 1\nseed: 2\n"
+        "sampling: {temperature: 0.0, top_p: 1.0}\n"
+        f"scenarios:\n  - id: refund\n    blueprint: {BLUEPRINTS / 'support-refunds.yaml'}\n"
+        "    variables: {customer_name: Dana}\n"
+        f'    messages: [{{role: user, content: "{USER[0]["content"]}"}}]\n'
+    )
+    Evaluator(load_suite(suite), engine, tmp_path / "out").run()
+    (record,) = read_results(tmp_path / "out" / "results.jsonl")
+    guard = Guard(BLUEPRINTS / "support-refunds.yaml", engine, seed=record["seed"], retries=0)
+    try:
+        first = guard.reply(USER, {"customer_name": "Dana"}).attempts[0]
+    except AttemptsExhaustedError as e:
+        first = e.attempts[0]
+    assert first.raw == record["raw"]
+    assert (first.passed, first.error_kind) == (record["passed"], record["error_kind"])
+    assert first.usage.to_dict() == record["usage"]
