@@ -1,30 +1,43 @@
-"""``parlantish schema``: print or write the blueprint format's JSON Schema."""
+"""``parlantish schema``: print or write the JSON Schema of a file format (blueprint files,
+``results.jsonl`` rows, ``report.json``)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from parlantish.blueprint import blueprint_json_schema
+from parlantish.eval.records import results_json_schema
+from parlantish.eval.report_model import report_json_schema
+
+SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
+    "blueprint": blueprint_json_schema,
+    "results": results_json_schema,
+    "report": report_json_schema,
+}
 
 
-def schema_text() -> str:
+def schema_text(name: str = "blueprint") -> str:
     """The schema exactly as published (2-space indent, trailing newline)."""
-    return json.dumps(blueprint_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(SCHEMAS[name](), indent=2, ensure_ascii=False) + "\n"
 
 
 @click.command("schema")
+@click.argument("name", type=click.Choice(list(SCHEMAS)), default="blueprint")
 @click.option(
     "--out",
     type=click.Path(dir_okay=False),
     multiple=True,
     help="Write the schema to this file (repeatable) instead of printing it.",
 )
-def command(out: tuple[str, ...]) -> None:
-    """The JSON Schema of blueprint files (for editors and validators)."""
-    text = schema_text()
+def command(name: str, out: tuple[str, ...]) -> None:
+    """The JSON Schema of NAME: blueprint files (the default), results.jsonl rows or
+    report.json (for editors and validators)."""
+    text = schema_text(name)
     if not out:
         click.echo(text, nl=False)
     for path in out:

@@ -22,9 +22,11 @@ __all__ = [
     "SampleRecord",
     "UsageRecord",
     "load_record",
+    "results_json_schema",
 ]
 
 RESULTS_SCHEMA_VERSION: Literal[1] = 1
+SCHEMA_ID = "https://parlantish.dev/schemas/results.schema.json"
 
 ErrorKind = Literal["backend", "cut", "malformed", "checks"]
 """Why a sample did not pass: the backend failed (no output; left out of rates), the output was
@@ -43,7 +45,9 @@ class _Record(BaseModel):
 class ArmGroup(BaseModel):
     """The group samples are compared in: an arm and its length setting (``max_tokens`` sweep)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_serialization_defaults_required=True
+    )
 
     arm: str = Field(description="The arm's name.")
     length: int | None = Field(None, description="The swept max_tokens, or null when not swept.")
@@ -177,3 +181,9 @@ def load_record(data: dict[str, Any]) -> SampleRecord:
     elif row.get("error_kind") is None and not row.get("passed") and row.get("error") is None:
         row["error_kind"] = "checks"
     return SampleRecord.model_validate(row)
+
+
+def results_json_schema() -> dict[str, Any]:
+    """The JSON Schema of one ``results.jsonl`` row, generated from ``SampleRecord``."""
+    schema = SampleRecord.model_json_schema(mode="serialization")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}

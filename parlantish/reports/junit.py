@@ -8,19 +8,20 @@ reported as ``<error>``.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import Any
+
+from parlantish.eval.report_model import Report
 
 __all__ = ["junit_xml"]
 
 
-def junit_xml(report: dict[str, Any]) -> str:
+def junit_xml(report: Report) -> str:
     """The JUnit XML text of a report."""
-    minimum = report["thresholds"].get("case_pass_rate", 1.0)
-    suite_name = (report["run"].get("suite") or {}).get("name") or "parlantish"
+    minimum = report.thresholds.case_pass_rate
+    suite_name = report.run.suite.name or "parlantish"
     root = ET.Element("testsuites", name=f"parlantish {suite_name}")
     suite = ET.SubElement(root, "testsuite", name=suite_name)
     tests = failures = errors = 0
-    for scenario, row in report["scenarios"].items():
+    for scenario, row in report.scenarios.items():
         for arm, cell in row.items():
             tests += 1
             case = ET.SubElement(
@@ -28,22 +29,18 @@ def junit_xml(report: dict[str, Any]) -> str:
                 "testcase",
                 name=scenario,
                 classname=f"{suite_name}.{arm}",
-                time=f"{cell.get('latency_s', 0.0):.3f}",
+                time=f"{cell.latency_s:.3f}",
             )
-            if cell.get("errors"):
+            if cell.errors:
                 errors += 1
-                ET.SubElement(
-                    case, "error", message=f"{cell['errors']} sample(s) hit backend errors"
-                )
-            if cell["n"] and cell["pass_rate"] < minimum:
+                ET.SubElement(case, "error", message=f"{cell.errors} sample(s) hit backend errors")
+            if cell.n and cell.pass_rate < minimum:
                 failures += 1
-                detail = ", ".join(
-                    f"{k} failed {v}x" for k, v in cell.get("failed_checks", {}).items()
-                )
+                detail = ", ".join(f"{k} failed {v}x" for k, v in cell.failed_checks.items())
                 failure = ET.SubElement(
                     case,
                     "failure",
-                    message=f"{cell['passed']}/{cell['n']} samples passed (needs {minimum:.0%})",
+                    message=f"{cell.passed}/{cell.n} samples passed (needs {minimum:.0%})",
                 )
                 failure.text = detail or "malformed outputs"
     for element in (root, suite):

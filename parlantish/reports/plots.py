@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import Any
 
 import matplotlib
 
@@ -16,6 +15,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
+
+from parlantish.eval.report_model import ArmSummary, Report
 
 __all__ = ["figures"]
 
@@ -36,12 +37,12 @@ def _svg(draw: Callable[[Axes], None], width: float = 7.0, height: float = 3.6) 
     return text[text.index("<svg") :]
 
 
-def _pass_rates(arms: dict[str, Any]) -> Callable[[Axes], None]:
+def _pass_rates(arms: dict[str, ArmSummary]) -> Callable[[Axes], None]:
     def draw(ax: Axes) -> None:
         names = list(arms)
-        rates = [arms[n]["pass_rate"] for n in names]
-        low = [arms[n]["pass_rate"] - arms[n]["ci"][0] for n in names]
-        high = [arms[n]["ci"][1] - arms[n]["pass_rate"] for n in names]
+        rates = [arms[n].pass_rate for n in names]
+        low = [arms[n].pass_rate - arms[n].ci[0] for n in names]
+        high = [arms[n].ci[1] - arms[n].pass_rate for n in names]
         ax.bar(names, rates, yerr=[low, high], capsize=6, color="#4c72b0")
         ax.set_ylim(0, 1)
         ax.set_ylabel("pass rate (95% Wilson CI)")
@@ -50,10 +51,10 @@ def _pass_rates(arms: dict[str, Any]) -> Callable[[Axes], None]:
     return draw
 
 
-def _pass_hat_k(arms: dict[str, Any]) -> Callable[[Axes], None]:
+def _pass_hat_k(arms: dict[str, ArmSummary]) -> Callable[[Axes], None]:
     def draw(ax: Axes) -> None:
         for name, arm in arms.items():
-            curve = arm["consistency"]["pass_hat_k"]
+            curve = arm.consistency.pass_hat_k
             if curve:
                 ax.plot(range(1, len(curve) + 1), curve, marker="o", label=name)
         ax.set_ylim(0, 1)
@@ -66,22 +67,22 @@ def _pass_hat_k(arms: dict[str, Any]) -> Callable[[Axes], None]:
     return draw
 
 
-def _survival(arms: dict[str, Any]) -> Callable[[Axes], None]:
+def _survival(arms: dict[str, ArmSummary]) -> Callable[[Axes], None]:
     def draw(ax: Axes) -> None:
         for index, (name, arm) in enumerate(arms.items()):
-            length = arm["length"]
+            length = arm.length
             color = f"C{index}"
-            if length["survival"]:
-                xs, ys = zip(*length["survival"], strict=True)
+            if length.survival:
+                xs, ys = zip(*length.survival, strict=True)
                 ax.step(xs, ys, where="post", color=color, label=f"{name} (Kaplan–Meier)")
-            if length["predicted"] and length["violations"]:
-                xs, ys = zip(*length["predicted"], strict=True)
+            if length.predicted and length.violations:
+                xs, ys = zip(*length.predicted, strict=True)
                 ax.plot(
                     xs,
                     ys,
                     linestyle="--",
                     color=color,
-                    label=f"{name} (1-e)^n, e={length['e']:.2g}",
+                    label=f"{name} (1-e)^n, e={length.e:.2g}",
                 )
         ax.set_ylim(0, 1.02)
         ax.set_xlabel("tokens n")
@@ -92,16 +93,16 @@ def _survival(arms: dict[str, Any]) -> Callable[[Axes], None]:
     return draw
 
 
-def _hazard(arms: dict[str, Any]) -> Callable[[Axes], None]:
+def _hazard(arms: dict[str, ArmSummary]) -> Callable[[Axes], None]:
     def draw(ax: Axes) -> None:
         for index, (name, arm) in enumerate(arms.items()):
-            points = arm["length"]["hazard"]
+            points = arm.length.hazard
             if points:
-                xs = [(p["start_token"] + p["end_token"]) / 2 for p in points]
-                ys = [p["per_token"] for p in points]
+                xs = [(p.start_token + p.end_token) / 2 for p in points]
+                ys = [p.per_token for p in points]
                 ax.plot(xs, ys, marker="o", color=f"C{index}", label=name)
-            if arm["length"]["violations"]:
-                ax.axhline(arm["length"]["e"], color=f"C{index}", linestyle="--", linewidth=0.8)
+            if arm.length.violations:
+                ax.axhline(arm.length.e, color=f"C{index}", linestyle="--", linewidth=0.8)
         ax.set_xlabel("token position (unit midpoint)")
         ax.set_ylabel("per-token hazard")
         ax.set_title("Hazard by position (dashed: constant-rate fit)")
@@ -110,13 +111,13 @@ def _hazard(arms: dict[str, Any]) -> Callable[[Axes], None]:
     return draw
 
 
-def _per_check(arms: dict[str, Any]) -> Callable[[Axes], None]:
-    names = sorted({c for arm in arms.values() for c in arm["per_check"]})[:MAX_CHECK_BARS]
+def _per_check(arms: dict[str, ArmSummary]) -> Callable[[Axes], None]:
+    names = sorted({c for arm in arms.values() for c in arm.per_check})[:MAX_CHECK_BARS]
 
     def draw(ax: Axes) -> None:
         width = 0.8 / max(len(arms), 1)
         for index, (arm_name, arm) in enumerate(arms.items()):
-            ys = [arm["per_check"].get(n, {}).get("pass_rate", 0.0) for n in names]
+            ys = [arm.per_check[n].pass_rate if n in arm.per_check else 0.0 for n in names]
             ax.barh(
                 [i + index * width for i in range(len(names))], ys, height=width, label=arm_name
             )
@@ -129,12 +130,12 @@ def _per_check(arms: dict[str, Any]) -> Callable[[Axes], None]:
     return draw
 
 
-def figures(report: dict[str, Any]) -> dict[str, str]:
+def figures(report: Report) -> dict[str, str]:
     """Figure name → SVG markup."""
-    arms = report["arms"]
+    arms = report.arms
     if not arms:
         return {}
-    checks = len({c for arm in arms.values() for c in arm["per_check"]})
+    checks = len({c for arm in arms.values() for c in arm.per_check})
     return {
         "pass_rates": _svg(_pass_rates(arms)),
         "pass_hat_k": _svg(_pass_hat_k(arms)),
