@@ -14,6 +14,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from pydantic import ValidationError
+
+from parlantish.errors import UserError
 from parlantish.eval import stats
 from parlantish.eval.records import ArmGroup, SampleRecord, load_record
 from parlantish.eval.report_model import (
@@ -53,7 +56,26 @@ Records = Sequence[SampleRecord]
 def as_records(records: Iterable[SampleRecord | Mapping[str, Any]]) -> list[SampleRecord]:
     """Records as ``SampleRecord``s: rows read from a results file are validated (and upgraded
     when written before ``schema_version``)."""
-    return [r if isinstance(r, SampleRecord) else load_record(dict(r)) for r in records]
+    result = []
+    for r in records:
+        if isinstance(r, SampleRecord):
+            result.append(r)
+            continue
+        try:
+            result.append(load_record(dict(r)))
+        except ValidationError as e:
+            raise UserError(
+                f"results record {r.get('key')!r} does not match the results schema: "
+                f"{_first_error(e)}",
+                hint="results.jsonl is written by `parlantish eval`; do not edit it by hand",
+            ) from e
+    return result
+
+
+def _first_error(e: ValidationError) -> str:
+    error = e.errors()[0]
+    where = ".".join(map(str, error["loc"]))
+    return f"{where}: {error['msg']}" if where else error["msg"]
 
 
 def _rate(passed: int, n: int) -> Rate:
@@ -428,15 +450,18 @@ def build_report(
         by_group[record.group].append(record)
     by_group = {group: by_group[group] for group in _group_order(manifest or {}, rows)}
     arms = {group: _arm_summary(group, rs) for group, rs in by_group.items()}
-    if manifest:
-        run = RunInfo.model_validate(dict(manifest))
-    else:
-        first = rows[0] if rows else None
-        run = RunInfo.model_validate(
-            {"suite": {"name": first and first.suite}, "backend": first and first.backend}
-        )
+    try:
+        run = RunInfo.model_validate(dict(manifest or {}))
+        thresholds = Thresholds.model_validate(run.thresholds)
+    except ValidationError as e:
+        raise UserError(
+            f"the run's manifest (run.json) is not readable: {_first_error(e)}",
+            hint="run.json is written by `parlantish eval`",
+        ) from e
+    if rows:  # a run without run.json (or an older one) is named by its records
+        run.suite.name = run.suite.name or rows[0].suite
+        run.backend = run.backend or rows[0].backend
     comparisons = _comparisons(by_group, run.seed or 0)
-    thresholds = Thresholds.model_validate(run.thresholds)
     return Report(
         run=run,
         samples=len(rows),

@@ -3,6 +3,7 @@ errors), and numbers keep full precision. Expected values are computed by hand."
 
 import pytest
 
+from parlantish.errors import UserError
 from parlantish.eval.analysis import build_report
 from parlantish.eval.records import ArmGroup, BlueprintRef, CheckRecord, SampleRecord
 
@@ -110,3 +111,20 @@ def test_rows_read_from_an_older_results_file_are_grouped_the_same():
         row["error_kind"] = None
         old.append(row)
     assert build_report(old) == build_report(new)
+
+
+def test_a_run_without_a_manifest_is_named_by_its_records():
+    report = build_report(_pairs("direct", None, [None]), {"seed": 3})
+    assert (report.run.suite.name, report.run.backend, report.run.seed) == (
+        "unit",
+        "scripted",
+        3,
+    )
+
+
+def test_bad_rows_and_bad_manifests_are_user_errors():
+    row = record().model_dump(mode="json") | {"passed": "maybe"}
+    with pytest.raises(UserError, match=r"'s1\|blueprint\|0'.*passed"):
+        build_report([row])
+    with pytest.raises(UserError, match=r"run\.json"):
+        build_report([record()], {"thresholds": {"pass_rate": {"blueprint": "high"}}})
