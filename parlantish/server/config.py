@@ -9,11 +9,20 @@ from pathlib import Path
 from parlantish.blueprint import Blueprint, load_blueprint
 from parlantish.errors import UserError
 
-__all__ = ["API_KEY_ENV", "BLUEPRINT_MODEL_PREFIX", "ProxyConfig", "load_blueprints"]
+__all__ = [
+    "API_KEY_ENV",
+    "BLUEPRINT_MODEL_PREFIX",
+    "DEFAULT_MAX_BODY_BYTES",
+    "HEADER_TIMEOUT_S",
+    "ProxyConfig",
+    "load_blueprints",
+]
 
 BLUEPRINT_MODEL_PREFIX = "blueprint:"
 API_KEY_ENV = "PARLANTISH_API_KEY"
 BLUEPRINT_SUFFIXES = (".yaml", ".yml", ".json")
+DEFAULT_MAX_BODY_BYTES = 1 << 20
+HEADER_TIMEOUT_S = 10.0
 
 
 def load_blueprints(source: str | Path) -> dict[str, Blueprint]:
@@ -50,7 +59,9 @@ class ProxyConfig:
     (``{"gpt-4o": "support-refunds"}``); ``passthrough`` forwards requests for models with no
     blueprint unchanged; ``api_key`` (default ``$PARLANTISH_API_KEY``) requires
     ``Authorization: Bearer KEY``; ``deadline_s`` bounds each guarded call unless the request
-    sets its own.
+    sets its own. Limits: ``max_body_bytes`` per request body (413 beyond), ``body_timeout_s``
+    for the body to arrive (408), ``max_requests_per_key`` in flight per API key (429),
+    ``guard_cache_size`` Guards kept (one per blueprint and ``max_tokens``).
     """
 
     upstream: str
@@ -60,6 +71,10 @@ class ProxyConfig:
     api_key: str | None = field(default_factory=lambda: os.environ.get(API_KEY_ENV) or None)
     deadline_s: float | None = None
     max_concurrency: int = 256
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    body_timeout_s: float = 30.0
+    max_requests_per_key: int = 128
+    guard_cache_size: int = 64
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.model_map.values()) - set(self.blueprints))

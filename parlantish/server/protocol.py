@@ -7,8 +7,8 @@ import time
 import uuid
 from typing import Any, Literal
 
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from starlette.responses import JSONResponse
 
 __all__ = [
     "ChatCompletionRequest",
@@ -16,8 +16,11 @@ __all__ = [
     "ProxyError",
     "chunk",
     "completion",
+    "error_body",
     "error_response",
     "first_error_field",
+    "new_id",
+    "parse_request",
 ]
 
 
@@ -78,6 +81,7 @@ class ProxyError(Exception):
         param: str | None = None,
         code: str | None = None,
         extra: dict[str, Any] | None = None,
+        retry_after_s: int | None = None,
     ):
         super().__init__(message)
         self.status = status
@@ -86,6 +90,7 @@ class ProxyError(Exception):
         self.param = param
         self.code = code
         self.extra = extra
+        self.retry_after_s = retry_after_s
 
 
 def first_error_field(error: ValidationError) -> tuple[str | None, str]:
@@ -97,7 +102,17 @@ def first_error_field(error: ValidationError) -> tuple[str | None, str]:
     return path, f"{path}: {first['msg']}" if path else first["msg"]
 
 
-def error_response(error: ProxyError) -> JSONResponse:
+def parse_request(body: dict[str, Any]) -> ChatCompletionRequest:
+    """The request, or a 400 naming the first offending field."""
+    try:
+        return ChatCompletionRequest.model_validate(body)
+    except ValidationError as e:
+        param, message = first_error_field(e)
+        raise ProxyError(400, message, param=param, code="invalid_request") from e
+
+
+def error_body(error: ProxyError) -> dict[str, Any]:
+    """``{"error": {message, type, param, code}}``, with ``extra`` under ``parlantish``."""
     body: dict[str, Any] = {
         "error": {
             "message": error.message,
@@ -108,7 +123,12 @@ def error_response(error: ProxyError) -> JSONResponse:
     }
     if error.extra:
         body["parlantish"] = error.extra
-    return JSONResponse(body, status_code=error.status)
+    return body
+
+
+def error_response(error: ProxyError) -> JSONResponse:
+    headers = {"retry-after": str(error.retry_after_s)} if error.retry_after_s else None
+    return JSONResponse(error_body(error), status_code=error.status, headers=headers)
 
 
 def new_id() -> str:

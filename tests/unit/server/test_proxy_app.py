@@ -2,7 +2,6 @@
 streaming, errors in OpenAI's shape, auth, metrics."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -19,16 +18,6 @@ USER = [{"role": "user", "content": "Refund me!"}]
 VARIABLES = {"customer_name": "Dana"}
 GOOD = "Hello Dana, a human agent will review your request."
 BAD = "Hello Dana, your refund has been approved."
-
-
-@pytest.fixture
-def folder(tmp_path):
-    shutil.copy(BLUEPRINTS / "support-refunds.yaml", tmp_path)
-    one_shot = (BLUEPRINTS / "support-refunds.yaml").read_text()
-    one_shot = one_shot.replace("blueprint: support-refunds", "blueprint: refunds-once")
-    one_shot = one_shot.replace("on_fail: {retries: 2, then: raise}", "on_fail: {retries: 0}")
-    (tmp_path / "refunds-once.yaml").write_text(one_shot)
-    return tmp_path
 
 
 def arq(reply):
