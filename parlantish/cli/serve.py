@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from parlantish.errors import UserError
-from parlantish.server.config import API_KEY_ENV, ProxyConfig, load_blueprints
+from parlantish.server.config import (
+    API_KEY_ENV,
+    DEFAULT_MAX_BODY_BYTES,
+    HEADER_TIMEOUT_S,
+    ProxyConfig,
+    load_blueprints,
+)
 
 
 def _mapping(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -62,6 +70,46 @@ def _mapping(pairs: tuple[str, ...]) -> dict[str, str]:
     help="Seconds for each guarded call, retries included (a request may set its own).",
 )
 @click.option(
+    "--max-body-bytes",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_BODY_BYTES,
+    show_default=True,
+    help="Largest request body accepted (413 beyond).",
+)
+@click.option(
+    "--max-requests-per-key",
+    type=click.IntRange(min=1),
+    default=128,
+    show_default=True,
+    help="Requests one API key may have in flight at once (429 beyond).",
+)
+@click.option(
+    "--header-timeout",
+    "header_timeout_s",
+    type=click.FloatRange(min=0.1),
+    default=HEADER_TIMEOUT_S,
+    show_default=True,
+    help="Seconds a client gets to send a request's headers before it is dropped.",
+)
+@click.option(
+    "--body-timeout",
+    "body_timeout_s",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    show_default=True,
+    help="Seconds a client gets to send a request's body (408 beyond).",
+)
+@click.option(
+    "--grammar-cache-mb",
+    type=click.IntRange(min=1),
+    envvar="VLLM_XGRAMMAR_CACHE_MB",
+    default=64,
+    show_default=True,
+    show_envvar=True,
+    help="Memory an in-process engine may keep for compiled grammars (each distinct "
+    "variable value compiles one).",
+)
+@click.option(
     "--graceful-timeout",
     type=click.FloatRange(min=0),
     default=60.0,
@@ -83,7 +131,12 @@ def command(
     passthrough: bool,
     api_key: str | None,
     deadline_s: float | None,
-    graceful_timeout: int,
+    max_body_bytes: int,
+    max_requests_per_key: int,
+    header_timeout_s: float,
+    body_timeout_s: float,
+    grammar_cache_mb: int,
+    graceful_timeout: float,
     log_level: str,
 ) -> None:
     """Serve an OpenAI-compatible API that applies blueprints: POST /v1/chat/completions,
@@ -92,6 +145,10 @@ def command(
     import uvicorn
 
     from parlantish.server.app import create_app
+    from parlantish.server.listener import server_config
+
+    # Read by vLLM when an in-process engine starts (below); a server upstream has its own.
+    os.environ["VLLM_XGRAMMAR_CACHE_MB"] = str(grammar_cache_mb)
 
     config = ProxyConfig(
         upstream=upstream,
@@ -100,13 +157,20 @@ def command(
         passthrough=passthrough,
         api_key=api_key or None,
         deadline_s=deadline_s,
+        max_body_bytes=max_body_bytes,
+        body_timeout_s=body_timeout_s,
+        max_requests_per_key=max_requests_per_key,
     )
     app = create_app(config)  # resolves the upstream: an in-process engine starts here
-    uvicorn.run(
+    config_ = server_config(
         app,
         host=host,
         port=port,
+        header_timeout_s=header_timeout_s,
         log_level=log_level,
-        timeout_graceful_shutdown=graceful_timeout,
-        access_log=log_level == "debug",
+        graceful_timeout_s=graceful_timeout,
     )
+    server = uvicorn.Server(config_)
+    server.run()
+    if not server.started:  # e.g. the port is taken (uvicorn has logged why)
+        raise SystemExit(3)

@@ -1,0 +1,70 @@
+"""The listener `parlantish serve` runs (uvicorn with its settings) on a loopback port: a client
+that never finishes its headers is dropped; one that does is served."""
+
+import socket
+import threading
+import time
+
+import pytest
+import uvicorn
+
+from parlantish.backends import ScriptedBackend
+from parlantish.backends.launch import free_port
+from parlantish.server import ProxyConfig, create_app, load_blueprints
+from parlantish.server.listener import server_config
+
+
+@pytest.fixture
+def server(folder):
+    config = ProxyConfig(upstream="scripted", blueprints=load_blueprints(folder))
+    app = create_app(config, ScriptedBackend([]))
+    port = free_port()
+    instance = uvicorn.Server(
+        server_config(app, port=port, header_timeout_s=0.5, keep_alive_s=30, log_level="warning")
+    )
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not instance.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert instance.started
+    yield port
+    instance.should_exit = True
+    thread.join(timeout=10)
+
+
+def closed_within(connection: socket.socket, seconds: float) -> bool:
+    """Whether the server closes the connection within ``seconds`` (reading what it sends)."""
+    connection.settimeout(seconds)
+    try:
+        while connection.recv(65536):
+            pass
+    except TimeoutError:
+        return False
+    return True
+
+
+def test_a_client_that_never_finishes_its_headers_is_dropped(server):
+    with socket.create_connection(("127.0.0.1", server)) as connection:
+        connection.sendall(b"GET /health HTTP/1.1\r\nHost: proxy\r\nX-Slow: ")
+        started = time.monotonic()
+        assert closed_within(connection, 5)
+        assert 0.4 < time.monotonic() - started < 3
+
+
+def test_a_kept_alive_connection_gets_the_same_deadline_for_its_next_request(server):
+    with socket.create_connection(("127.0.0.1", server)) as connection:
+        connection.sendall(b"GET /health HTTP/1.1\r\nHost: proxy\r\n\r\n")
+        connection.settimeout(5)
+        assert connection.recv(65536).startswith(b"HTTP/1.1 200")
+        connection.sendall(b"GET /health HTTP/1.1\r\nHost: proxy\r\n")  # then nothing
+        assert closed_within(connection, 5)
+
+
+def test_a_slow_but_complete_request_is_served(server):
+    with socket.create_connection(("127.0.0.1", server)) as connection:
+        for part in (b"GET /health HTTP/1.1\r\n", b"Host: proxy\r\n", b"\r\n"):
+            connection.sendall(part)
+            time.sleep(0.1)
+        connection.settimeout(5)
+        assert connection.recv(65536).startswith(b"HTTP/1.1 200")
