@@ -37,6 +37,11 @@ def _svg(draw: Callable[[Axes], None], width: float = 7.0, height: float = 3.6) 
     return text[text.index("<svg") :]
 
 
+def _legend(ax: Axes, **options: str) -> None:
+    if ax.get_legend_handles_labels()[0]:  # no empty legend box (and no warning)
+        ax.legend(**options)
+
+
 def _pass_rates(arms: dict[str, ArmSummary]) -> Callable[[Axes], None]:
     def draw(ax: Axes) -> None:
         names = list(arms)
@@ -62,7 +67,7 @@ def _pass_hat_k(arms: dict[str, ArmSummary]) -> Callable[[Axes], None]:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("pass^k (mean over scenarios)")
         ax.set_title("Probability that k samples all pass")
-        ax.legend()
+        _legend(ax)
 
     return draw
 
@@ -88,7 +93,7 @@ def _survival(arms: dict[str, ArmSummary]) -> Callable[[Axes], None]:
         ax.set_xlabel("tokens n")
         ax.set_ylabel("S(n) = P(no violation in first n)")
         ax.set_title("Survival of the instructions along the output")
-        ax.legend(fontsize="small")
+        _legend(ax, fontsize="small")
 
     return draw
 
@@ -106,7 +111,7 @@ def _hazard(arms: dict[str, ArmSummary]) -> Callable[[Axes], None]:
         ax.set_xlabel("token position (unit midpoint)")
         ax.set_ylabel("per-token hazard")
         ax.set_title("Hazard by position (dashed: constant-rate fit)")
-        ax.legend(fontsize="small")
+        _legend(ax, fontsize="small")
 
     return draw
 
@@ -125,7 +130,7 @@ def _per_check(arms: dict[str, ArmSummary]) -> Callable[[Axes], None]:
         ax.set_xlim(0, 1)
         ax.set_xlabel("pass rate")
         ax.set_title("Per instruction (check)")
-        ax.legend(fontsize="small")
+        _legend(ax, fontsize="small")
 
     return draw
 

@@ -24,8 +24,10 @@ def finished_run(suite_file, tmp_path):
 
 def test_report_json_has_the_contract_per_arm(finished_run):
     report = json.loads((finished_run / "report.json").read_text())
+    assert report["schema_version"] == 1
     assert list(report["arms"]) == ["direct", "cot", "blueprint"]
-    for arm in report["arms"].values():
+    for name, arm in report["arms"].items():
+        assert arm["group"] == {"arm": name, "length": None}
         assert {"n", "passed", "pass_rate", "ci", "length"} <= set(arm)
         assert arm["n"] == 8 and arm["ci"][0] <= arm["pass_rate"] <= arm["ci"][1]
         length = arm["length"]
