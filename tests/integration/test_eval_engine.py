@@ -6,13 +6,17 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
+import jsonschema
 import pytest
 
 from parlantish.backends import BackendPool
 from parlantish.backends.launch import VLLMServerProcess
 from parlantish.backends.vllm_server import VLLMServer
 from parlantish.eval import Evaluator, load_suite, read_results
+
+SCHEMAS = Path(__file__).parents[2] / "blueprints"
 
 TINY = """
 blueprint: tiny
@@ -97,6 +101,13 @@ def test_eval_end_to_end_on_the_embedded_engine(suite_file, tmp_path, embedded_m
     assert all(r["length_units"]["window"] == 24 for r in direct_essays)  # segment-sized windows
     report = json.loads((out / "report.json").read_text())
     assert set(report["arms"]) == {"direct", "blueprint"}
+    # Both files validate against the published schemas (with jsonschema, not the models).
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    results_schema = json.loads((SCHEMAS / "results.schema.json").read_text())
+    for row in rows:
+        jsonschema.validate(row, results_schema)
+    jsonschema.validate(report, json.loads((SCHEMAS / "report.schema.json").read_text()))
+    assert {row["schema_version"] for row in rows} == {report["schema_version"]} == {1}
     assert report["run"]["model"].endswith("SmolLM2-135M-Instruct")
     before = {
         name: (out / name).read_bytes() for name in ("report.json", "report.html", "junit.xml")
