@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from parlantish.blueprint.files import FileRefused, default_roots, resolve_reference
 from parlantish.blueprint.model import BlueprintFile
 from parlantish.blueprint.schema import pydantic_problems, schema_problems
 from parlantish.blueprint.semantics import semantic_problems
@@ -94,6 +95,20 @@ def _template_locations(
     return where
 
 
+def _shift_checks(
+    locations: dict[tuple[Any, ...], Location], offset: int
+) -> dict[tuple[Any, ...], Location]:
+    """The child's checks come after the base's in the merged list: renumber their places."""
+    return {
+        (("checks", key[1] + offset) if len(key) == 2 and key[0] == "checks" else key): where
+        for key, where in locations.items()
+    }
+
+
+def _looks_like_blueprint(doc: SourceDocument) -> bool:
+    return isinstance(doc.data, dict) and isinstance(doc.data.get("blueprint"), str)
+
+
 def _merge(base: BlueprintFile, child: BlueprintFile) -> BlueprintFile:
     """``child`` on top of ``base``: maps merge by key, checkpoints by id, checks append,
     everything else is the child's when it sets it."""
@@ -118,7 +133,7 @@ def _merge(base: BlueprintFile, child: BlueprintFile) -> BlueprintFile:
 
 
 def _load_spec(
-    doc: SourceDocument, chain: tuple[str, ...]
+    doc: SourceDocument, chain: tuple[str, ...], roots: tuple[Path, ...]
 ) -> tuple[BlueprintFile | None, dict[tuple[Any, ...], Location], list[Problem]]:
     problems = schema_problems(doc)
     if problems:
@@ -131,16 +146,32 @@ def _load_spec(
     if spec.extends is None:
         return spec, locations, []
     extends_at = doc.locate(("extends",))
-    base_path = (Path(doc.path).parent / spec.extends).resolve()
+    try:
+        base_path = resolve_reference(spec.extends, doc.path, roots)
+    except FileRefused as e:
+        return None, {}, [Problem(extends_at, f"cannot extend: {e.message} ({e.hint})")]
     if str(base_path) in chain:
         return None, {}, [Problem(extends_at, f"extends forms a cycle: {spec.extends}")]
     if len(chain) >= MAX_EXTENDS_DEPTH:
         return None, {}, [Problem(extends_at, f"extends is nested deeper than {MAX_EXTENDS_DEPTH}")]
     base_doc, base_problems = read_source(base_path)
     if base_doc is None:
+        # Only the reason, never the target's text: it may be any file.
         reason = base_problems[0].message if base_problems else "unreadable"
         return None, {}, [Problem(extends_at, f"cannot extend {spec.extends}: {reason}")]
-    base, base_locations, base_problems = _load_spec(base_doc, (*chain, str(base_path)))
+    if not _looks_like_blueprint(base_doc):
+        return (
+            None,
+            {},
+            [
+                Problem(
+                    extends_at,
+                    f"cannot extend {spec.extends}: not a blueprint file "
+                    "(no `blueprint:` name at its top)",
+                )
+            ],
+        )
+    base, base_locations, base_problems = _load_spec(base_doc, (*chain, str(base_path)), roots)
     if base is None:
         return (
             None,
@@ -150,11 +181,16 @@ def _load_spec(
                 *base_problems,
             ],
         )
+    locations = _shift_checks(locations, len(base.checks))
     return _merge(base, spec), {**base_locations, **locations}, []
 
 
-def _load(doc: SourceDocument) -> tuple[Blueprint | None, list[Problem]]:
-    spec, locations, problems = _load_spec(doc, (str(Path(doc.path).resolve()),))
+def _load(
+    doc: SourceDocument, roots: tuple[Path, ...] | None = None
+) -> tuple[Blueprint | None, list[Problem]]:
+    if roots is None:
+        roots = default_roots(doc.path)
+    spec, locations, problems = _load_spec(doc, (str(Path(doc.path).resolve()),), roots)
     if spec is None:
         return None, problems
     blueprint = Blueprint(spec=spec, path=doc.path, locations=locations, hash=_content_hash(spec))
@@ -170,18 +206,23 @@ def lint_file(path: str | Path) -> list[Problem]:
     return _load(doc)[1]
 
 
-def _load_or_raise(doc: SourceDocument | None, problems: list[Problem]) -> Blueprint:
+def _load_or_raise(
+    doc: SourceDocument | None, problems: list[Problem], roots: tuple[Path, ...] | None = None
+) -> Blueprint:
     blueprint = None
     if doc is not None:
-        blueprint, problems = _load(doc)
+        blueprint, problems = _load(doc, roots)
     if blueprint is None:
         raise BlueprintError(problems)
     return blueprint
 
 
-def load_blueprint(path: str | Path) -> Blueprint:
-    """Load a blueprint file, raising ``BlueprintError`` with every problem if it is invalid."""
-    return _load_or_raise(*read_source(path))
+def load_blueprint(path: str | Path, *, roots: tuple[Path, ...] | None = None) -> Blueprint:
+    """Load a blueprint file, raising ``BlueprintError`` with every problem if it is invalid.
+
+    ``roots`` are the folders its ``extends`` may read from (default: ``default_roots`` of
+    this file); a file referenced from another one passes the roots of that one."""
+    return _load_or_raise(*read_source(path), roots)
 
 
 def load_blueprint_text(text: str, path: str = "<blueprint>") -> Blueprint:

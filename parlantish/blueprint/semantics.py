@@ -10,15 +10,23 @@ from typing import TYPE_CHECKING, Any
 
 import jsonschema
 
-from parlantish.blueprint.model import AnswerSpec, VariableSpec
+from parlantish.blueprint.model import AnswerSpec, SegmentsSpec, VariableSpec
 from parlantish.blueprint.source import Problem
 from parlantish.blueprint.templates import check_template
 from parlantish.checks import CheckSpecError, build_check
+from parlantish.checks.patterns import PatternTimeout, pattern_problem, safe_validator
 
 if TYPE_CHECKING:
     from parlantish.blueprint.loader import Blueprint
 
-__all__ = ["RESERVED_IDS", "semantic_problems"]
+__all__ = ["RESERVED_IDS", "segments_problems", "semantic_problems"]
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+#: Most characters (or items) one answer may be given.
+MAX_ANSWER_LENGTH = 100_000
+#: Most segments in a long-form reply, and most tokens in one.
+MAX_SEGMENTS = 1_000
+MAX_SEGMENT_TOKENS = 1_000_000
 
 #: Checkpoint ids the compiled JSON uses for its own keys.
 RESERVED_IDS = frozenset({"reply", "reply_recall"})
@@ -62,10 +70,23 @@ def _answer_problems(spec: AnswerSpec, where: str) -> Iterator[str]:
         if a is not None and b is not None and a > b:
             yield f"{where}: {low} ({a}) is greater than {high} ({b})"
     if spec.pattern is not None:
-        try:
-            re.compile(spec.pattern)
-        except re.error as e:
-            yield f"{where}: invalid pattern: {e}"
+        problem = pattern_problem(spec.pattern)
+        if problem is None:
+            try:
+                re.compile(spec.pattern)  # the engine and validators read it as Python's re
+            except (re.error, OverflowError, RecursionError) as e:
+                problem = f"invalid regex: {e}"
+        if problem is not None:
+            yield f"{where}: invalid pattern: {problem}"
+    for value in spec.values or []:
+        if not value or "\n" in value or "\r" in value:
+            yield f"{where}: enum value {value[:40]!r} must be one non-empty line"
+    if spec.values is not None and len(set(spec.values)) != len(spec.values):
+        yield f"{where}: enum values are repeated"
+    for name in ("max_length", "max_items"):
+        value = getattr(spec, name)
+        if value is not None and value > MAX_ANSWER_LENGTH:
+            yield f"{where}: {name} ({value}) is over the limit of {MAX_ANSWER_LENGTH}"
     if spec.items is not None:
         yield from _answer_problems(spec.items, f"{where}.items")
     for name, child in (spec.properties or {}).items():
@@ -95,12 +116,20 @@ def _variable_problems(blueprint: Blueprint) -> Iterator[Problem]:
         where = blueprint.locate("variables", name)
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             yield Problem(where, f"variable name {name!r} is not an identifier usable in templates")
+        if spec.pattern is not None:
+            problem = pattern_problem(spec.pattern)
+            if problem is not None:
+                yield Problem(where, f"variable {name!r}: invalid pattern: {problem}")
+                continue
         if "default" in spec.model_fields_set:
-            errors = list(
-                jsonschema.Draft202012Validator(variable_json_schema(spec)).iter_errors(
-                    spec.default
+            try:
+                errors = list(
+                    safe_validator({"$schema": DRAFT, **variable_json_schema(spec)}).iter_errors(
+                        spec.default
+                    )
                 )
-            )
+            except PatternTimeout as e:
+                errors = [jsonschema.ValidationError(str(e))]
             if errors:
                 yield Problem(
                     where, f"default of variable {name!r} is invalid: {errors[0].message}"
@@ -155,12 +184,30 @@ def _reply_problems(blueprint: Blueprint) -> Iterator[Problem]:
         yield Problem(where, "'properties' needs type: object")
     if (reply.min_length or 0) > (reply.max_length or float("inf")):
         yield Problem(where, "reply min_length is greater than max_length")
-    if (
-        segments is not None
-        and not isinstance(segments.count, int)
-        and segments.count.min > segments.count.max
-    ):
-        yield Problem(blueprint.locate("segments"), "segments.count: min is greater than max")
+    if segments is not None:
+        for message in segments_problems(segments):
+            yield Problem(blueprint.locate("segments"), message)
+
+
+def segments_problems(segments: SegmentsSpec) -> list[str]:
+    """What makes a ``segments`` setting impossible (also used for a suite's override)."""
+    problems = []
+    count = segments.count
+    if isinstance(count, int):
+        if count < 1:
+            problems.append(f"segments.count must be at least 1, got {count}")
+        elif count > MAX_SEGMENTS:
+            problems.append(f"segments.count ({count}) is over the limit of {MAX_SEGMENTS}")
+    else:
+        if count.min > count.max:
+            problems.append("segments.count: min is greater than max")
+        if count.max > MAX_SEGMENTS:
+            problems.append(f"segments.count.max ({count.max}) is over the limit of {MAX_SEGMENTS}")
+    if segments.max_tokens > MAX_SEGMENT_TOKENS:
+        problems.append(
+            f"segments.max_tokens ({segments.max_tokens}) is over the limit of {MAX_SEGMENT_TOKENS}"
+        )
+    return problems
 
 
 def _template_problems(blueprint: Blueprint) -> Iterator[Problem]:

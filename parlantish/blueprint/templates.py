@@ -10,9 +10,10 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2 import TemplateError, TemplateSyntaxError, meta, nodes
+from jinja2.sandbox import SecurityError
 
+from parlantish.blueprint.sandbox import TemplateLimitError, make_environment, render_bounded
 from parlantish.errors import Location, UserError
 
 __all__ = ["TemplateRenderError", "check_template", "clear_template_cache", "render_template"]
@@ -22,14 +23,12 @@ class TemplateRenderError(UserError):
     """A template failed to render (undefined name, unsafe access, runtime error)."""
 
 
-_ENV = ImmutableSandboxedEnvironment(
-    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, loader=None
-)
+_ENV = make_environment()
 
 
 @lru_cache(maxsize=4096)
 def _compile(source: str) -> Any:
-    return _ENV.from_string(source)
+    return _ENV.guarded_template(source)
 
 
 def clear_template_cache() -> None:
@@ -73,7 +72,13 @@ def check_template(
 def render_template(source: str, context: dict[str, Any], location: Location) -> str:
     """Render ``source`` in the sandbox; any failure is a located ``TemplateRenderError``."""
     try:
-        return str(_compile(source).render(**context))
+        return render_bounded(_compile(source), context)
+    except TemplateLimitError as e:
+        raise TemplateRenderError(
+            f"template refused: {e}",
+            location=location,
+            hint="templates are bounded in size, loops and time (see the README's threat model)",
+        ) from e
     except SecurityError as e:
         raise TemplateRenderError(f"unsafe template refused: {e}", location=location) from e
     except TemplateSyntaxError as e:
@@ -82,7 +87,16 @@ def render_template(source: str, context: dict[str, Any], location: Location) ->
         ) from e
     except TemplateError as e:
         raise TemplateRenderError(f"template error: {e.message or e}", location=location) from e
-    except (ArithmeticError, TypeError, ValueError, OverflowError, RecursionError) as e:
+    except (
+        ArithmeticError,
+        TypeError,
+        ValueError,
+        OverflowError,
+        RecursionError,
+        LookupError,
+        AttributeError,
+        MemoryError,
+    ) as e:
         raise TemplateRenderError(
             f"template failed: {type(e).__name__}: {e}", location=location
         ) from e

@@ -11,7 +11,8 @@ from typing import Any
 import jsonschema
 
 from parlantish.blueprint.model import VariableSpec
-from parlantish.blueprint.semantics import variable_json_schema
+from parlantish.blueprint.semantics import DRAFT, variable_json_schema
+from parlantish.checks.patterns import PatternTimeout, safe_validator
 from parlantish.errors import UserError
 
 __all__ = ["VariablesError", "resolve_variables"]
@@ -28,8 +29,8 @@ class VariablesError(UserError):
 
 
 @lru_cache(maxsize=1024)
-def _validator_for(schema_json: str) -> jsonschema.protocols.Validator:
-    return jsonschema.Draft202012Validator(json.loads(schema_json))
+def _validator_for(schema_json: str) -> Any:
+    return safe_validator({"$schema": DRAFT, **json.loads(schema_json)})
 
 
 def _validator(spec: VariableSpec) -> jsonschema.protocols.Validator:
@@ -60,7 +61,11 @@ def resolve_variables(
         else:
             problems.append(f"missing variable {name!r}")
             continue
-        error = jsonschema.exceptions.best_match(_validator(spec).iter_errors(value))
+        try:
+            error = jsonschema.exceptions.best_match(_validator(spec).iter_errors(value))
+        except PatternTimeout as e:
+            problems.append(f"variable {name!r}: {e}")
+            continue
         if error is not None:
             problems.append(f"variable {name!r}: {error.message}")
         values[name] = value

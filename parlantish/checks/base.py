@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from parlantish.checks.patterns import PatternTimeout
 from parlantish.errors import UserError
 
 __all__ = [
@@ -154,7 +155,10 @@ class Check:
     def __call__(self, text: str, *, span: tuple[int, int] | None = None) -> CheckResult:
         """Run on ``text`` (or on ``text[start:end]`` when ``span`` is given)."""
         target = text if span is None else text[span[0] : span[1]]
-        verdict = self.type.function(target, self.params)
+        try:
+            verdict = self.type.function(target, self.params)
+        except PatternTimeout as e:  # a user pattern that backtracks: a failure, not a hang
+            verdict = (False, str(e))
         passed, detail = verdict if isinstance(verdict, tuple) else (verdict, "")
         return CheckResult(self.name, bool(passed), detail, self.type.deterministic, span)
 

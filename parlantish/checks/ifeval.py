@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from parlantish.checks.base import CheckParams, register
+from parlantish.checks.patterns import pattern_problem, safe_findall, safe_search, safe_split
 from parlantish.checks.textutil import count_sentences, count_words, detect_language, word_tokens
 
 __all__ = ["IFEVAL_IDS", "ifeval_verdict", "loose_variants"]
@@ -76,19 +77,17 @@ class _Params(CheckParams):
     mode: Mode = Field("strict", description="IFEval strict or loose verdict.")
 
 
-def _search(pattern: str, text: str) -> re.Match[str] | None:
+def _usable(pattern: str) -> str:
     # The reference uses keywords as regexes; one that is not a valid regex is matched literally.
-    try:
-        return re.search(pattern, text, flags=re.IGNORECASE)
-    except re.error:
-        return re.search(re.escape(pattern), text, flags=re.IGNORECASE)
+    return pattern if pattern_problem(pattern) is None else re.escape(pattern)
+
+
+def _search(pattern: str, text: str) -> Any:
+    return safe_search(_usable(pattern), text, flags=re.IGNORECASE)
 
 
 def _findall(pattern: str, text: str) -> list[Any]:
-    try:
-        return re.findall(pattern, text, flags=re.IGNORECASE)
-    except re.error:
-        return re.findall(re.escape(pattern), text, flags=re.IGNORECASE)
+    return safe_findall(_usable(pattern), text, flags=re.IGNORECASE)
 
 
 # -- keywords ---------------------------------------------------------------------------------
@@ -291,7 +290,7 @@ def postscript(text: str, p: Postscript) -> bool:
         pattern = r"\s*p\.\s?s\..*$"
     else:
         pattern = r"\s*" + marker.lower() + r".*$"
-    return bool(re.findall(pattern, text.lower(), flags=re.MULTILINE))
+    return bool(safe_findall(_usable(pattern), text.lower(), flags=re.MULTILINE))
 
 
 class BulletLists(_Params):
@@ -341,7 +340,7 @@ class Sections(_Params):
 def multiple_sections(text: str, p: Sections) -> bool:
     """At least N section markers ``<spliter> <number>`` (case-sensitive, used as a regex)."""
     pattern = r"\s?" + p.section_spliter.strip() + r"\s?\d+\s?"
-    return len(re.split(pattern, text)) - 1 >= p.num_sections
+    return len(safe_split(_usable(pattern), text)) - 1 >= p.num_sections
 
 
 @_ifeval("detectable_format:json_format", _Params)
