@@ -16,6 +16,7 @@ import jsonschema
 from pydantic import Field, field_validator, model_validator
 
 from parlantish.checks.base import CheckParams, register
+from parlantish.checks.patterns import pattern_problem, safe_search, safe_validator
 from parlantish.checks.textutil import count_sentences, count_words, detect_language
 
 __all__ = ["COUNTERS", "CountParams"]
@@ -50,24 +51,23 @@ class PatternParams(CheckParams):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as e:
-            raise ValueError(f"invalid regex: {e}") from e
+        problem = pattern_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
 
 @register("matches", PatternParams, family="text", primary="pattern")
 def matches(text: str, p: PatternParams) -> tuple[bool, str]:
     """The regex is found somewhere in the text (``re.search``; use ``(?i)`` etc. for flags)."""
-    found = re.search(p.pattern, text)
+    found = safe_search(p.pattern, text)
     return bool(found), "" if found else f"no match for {p.pattern!r}"
 
 
 @register("not_matches", PatternParams, family="text", primary="pattern", locatable=True)
 def not_matches(text: str, p: PatternParams) -> tuple[bool, str]:
     """The regex is found nowhere in the text."""
-    found = re.search(p.pattern, text)
+    found = safe_search(p.pattern, text)
     return not found, f"matched {found.group(0)[:80]!r} at {found.start()}" if found else ""
 
 
@@ -103,7 +103,7 @@ def json_schema(text: str, p: SchemaParams) -> tuple[bool, str]:
     except ValueError as e:
         return False, f"not JSON: {e}"
     error = jsonschema.exceptions.best_match(
-        jsonschema.validators.validator_for(p.schema_)(p.schema_).iter_errors(value)
+        safe_validator(p.schema_).iter_errors(value)
     )
     if error is None:
         return True, ""
