@@ -12,14 +12,17 @@ with ``{relation: less than, num_words: 40}`` → "Answer with less than 40 word
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from parlantish.blueprint import Blueprint, load_blueprint
+from parlantish.blueprint.files import MAX_JSONL_BYTES, FileRefused, read_limited
 from parlantish.blueprint.model import SegmentsSpec
 from parlantish.blueprint.source import Problem
 from parlantish.checks import Check, CheckSpecError, build_check
+from parlantish.compiler import validate_messages
 from parlantish.errors import Location, UserError
 from parlantish.eval.scenario import LoadedScenario, SuiteError, messages_hash, with_segments
 
@@ -32,6 +35,18 @@ __all__ = [
 ]
 
 GENERIC_BLUEPRINT = Path(__file__).with_name("ifeval-generic.yaml")
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def _bad_text(value: Any) -> bool:
+    """Whether a decoded value holds a NUL or a lone surrogate (an escaped pair decodes whole)."""
+    if isinstance(value, str):
+        return _BAD_TEXT.search(value) is not None
+    if isinstance(value, dict):
+        return any(_bad_text(k) or _bad_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_bad_text(v) for v in value)
+    return False
 
 
 def _words(values: Any) -> str:
@@ -156,15 +171,31 @@ def _scenario_from_line(
         messages = [{"role": "user", "content": record["prompt"]}]
     else:
         raise _problem(path, number, 'each line needs "prompt" (text) or "messages"')
+    if not isinstance(messages, list) or not messages:
+        raise _problem(path, number, '"messages" must be a non-empty list of chat messages')
+    try:
+        validate_messages(messages)
+    except UserError as e:
+        raise _problem(path, number, e.message) from e
     checks, rules = [], []
     for index, (instruction_id, kwargs) in enumerate(zip(ids, kwargs_list, strict=True)):
+        if not isinstance(instruction_id, str):
+            raise _problem(path, number, f"instruction {index}: the id must be a string")
+        if kwargs is not None and not isinstance(kwargs, dict):
+            raise _problem(
+                path, number, f"instruction {index} ({instruction_id}): kwargs must be an object"
+            )
         params = {k: v for k, v in (kwargs or {}).items() if v is not None}
         try:
-            checks.append(build_check({str(instruction_id): params}))
+            checks.append(build_check({instruction_id: params}))
+            rules.append(rule_sentence(instruction_id, params))
         except CheckSpecError as e:
             raise _problem(path, number, f"instruction {index}: {e}") from e
-        rules.append(rule_sentence(str(instruction_id), params))
+        except UserError as e:
+            raise _problem(path, number, f"instruction {index}: {e.message}") from e
     key = record.get("key", number)
+    if not isinstance(key, (str, int)) or isinstance(key, bool):
+        raise _problem(path, number, '"key" must be a string or an integer')
     return LoadedScenario(
         id=f"ifeval-{key}",
         messages=tuple(messages),
@@ -186,9 +217,15 @@ def load_ifeval_scenarios(
     """Scenarios from an IFEval-format JSONL file; a bad line is a located ``SuiteError``."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = read_limited(path, MAX_JSONL_BYTES)
+    except FileRefused as e:
+        raise UserError(e.message, location=where) from e
     except OSError as e:
         raise UserError(f"cannot read {path}: {e.strerror or e}", location=where) from e
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise _problem(path, raw[: e.start].count(b"\n") + 1, "not UTF-8 text") from e
     chosen = blueprint or load_blueprint(GENERIC_BLUEPRINT)
     if segments is not None:
         chosen = with_segments(chosen, segments)
@@ -200,6 +237,18 @@ def load_ifeval_scenarios(
             record = json.loads(line)
         except json.JSONDecodeError as e:
             raise _problem(path, number, f"not JSON: {e.msg} (column {e.colno})") from e
+        except (RecursionError, ValueError) as e:  # nesting too deep, a number too long
+            raise _problem(path, number, f"not usable JSON: {type(e).__name__}") from e
+        try:
+            bad = _bad_text(record)
+        except RecursionError:
+            bad = True
+        if bad:
+            raise _problem(
+                path,
+                number,
+                "the line contains a NUL character, a lone surrogate or nesting too deep",
+            )
         scenarios.append(_scenario_from_line(path, number, record, chosen, extra_checks))
     if not scenarios:
         raise _problem(path, 1, "the file has no records")

@@ -9,15 +9,24 @@ can ``include`` them, or the file can be given instead of a suite).
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from parlantish.blueprint import Blueprint, load_blueprint
+from parlantish.blueprint import Blueprint, BlueprintError, load_blueprint
+from parlantish.blueprint.files import (
+    MAX_JSONL_BYTES,
+    FileRefused,
+    default_roots,
+    read_limited,
+    resolve_reference,
+)
 from parlantish.blueprint.model import SegmentsSpec
 from parlantish.blueprint.schema import pydantic_problems
+from parlantish.blueprint.semantics import segments_problems
 from parlantish.blueprint.source import Problem, SourceDocument, read_source
 from parlantish.checks import Check, CheckSpecError, build_checks
 from parlantish.compiler import ARMS, validate_messages
@@ -41,11 +50,11 @@ class _Strict(BaseModel):
 
 
 class ArmSpec(_Strict):
-    """An arm compared by name: a kind (``direct``, ``cot``, ``blueprint``) and, for variants,
-    another blueprint file."""
+    """An arm compared by name: a kind (``direct``, ``cot``, ``blueprint``, ``stepwise``,
+    ``repair``) and, for variants, another blueprint file."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    kind: Literal["blueprint", "direct", "cot"] = "blueprint"
+    kind: Literal["blueprint", "direct", "cot", "stepwise", "repair"] = "blueprint"
     blueprint: str | None = Field(None, description="Blueprint file (relative to the suite).")
 
 
@@ -141,18 +150,41 @@ class _Loader:
     def __init__(self, doc: SourceDocument):
         self.doc = doc
         self.base = Path(doc.path).parent
+        self.roots = default_roots(doc.path)
         self.problems: list[Problem] = []
         self.blueprints: dict[str, Blueprint] = {}
 
     def at(self, *path: Any) -> Location:
         return self.doc.locate(tuple(path))
 
+    def reference(self, ref: str, *path: Any) -> Path:
+        """A file the suite names, inside the allowed roots (else a located ``SuiteError``)."""
+        try:
+            return resolve_reference(ref, self.doc.path, self.roots)
+        except FileRefused as e:
+            raise SuiteError([Problem(self.at(*path), f"{e.message} ({e.hint})")]) from e
+
     def blueprint(self, ref: str, *path: Any, segments: SegmentsSpec | None = None) -> Blueprint:
-        resolved = str((self.base / ref).resolve())
+        resolved = str(self.reference(ref, *path))
         if resolved not in self.blueprints:
-            self.blueprints[resolved] = load_blueprint(resolved)
+            try:
+                self.blueprints[resolved] = load_blueprint(resolved, roots=self.roots)
+            except BlueprintError as e:
+                # Located at the suite's reference first, then the blueprint's own problems.
+                first = Problem(self.at(*path), f"blueprint {ref}: {e.problems[0]}")
+                raise SuiteError([first, *e.problems]) from e
         loaded = self.blueprints[resolved]
-        return with_segments(loaded, segments) if segments is not None else loaded
+        if segments is None:
+            return loaded
+        try:
+            return with_segments(loaded, segments)
+        except UserError as e:
+            raise SuiteError([Problem(self.at(*path), str(e))]) from e
+
+    def segments(self, segments: SegmentsSpec | None, *path: Any) -> None:
+        problems = segments_problems(segments) if segments is not None else []
+        if problems:
+            raise SuiteError([Problem(self.at(*path), message) for message in problems])
 
     def checks(self, specs: list[Any], *path: Any) -> list[Check]:
         try:
@@ -191,10 +223,14 @@ def _arms(spec: SuiteFile, loader: _Loader) -> tuple[tuple[ArmSpec, ...], dict[s
 
 def suite_for_jsonl(path: str | Path) -> LoadedSuite:
     """A suite of default settings around an IFEval-format file (``parlantish eval FILE``)."""
-    spec = SuiteFile(suite=Path(path).stem.replace(" ", "-") or "ifeval", include=[str(path)])
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", Path(path).stem).lstrip("_.-") or "ifeval"
+    spec = SuiteFile(suite=name, include=[str(path)])
     scenarios = load_ifeval_scenarios(path)
     arms = tuple(ArmSpec(name=a, kind=a) for a in spec.arms if isinstance(a, str))  # type: ignore[arg-type]
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    try:
+        digest = hashlib.sha256(read_limited(path, MAX_JSONL_BYTES)).hexdigest()[:16]
+    except OSError as e:
+        raise UserError(f"cannot read {path}: {e.strerror or e}") from e
     return LoadedSuite(spec, str(path), tuple(scenarios), arms, {}, digest)
 
 
@@ -215,6 +251,7 @@ def load_suite(path: str | Path) -> LoadedSuite:
     except ValidationError as e:
         raise SuiteError(pydantic_problems(doc, e)) from e
     loader = _Loader(doc)
+    loader.segments(spec.segments, "segments")
     arms, variants = _arms(spec, loader)
     common = loader.checks(list(spec.checks), "checks")
     scenarios = []
@@ -223,7 +260,7 @@ def load_suite(path: str | Path) -> LoadedSuite:
     for index, include in enumerate(spec.include):
         scenarios.extend(
             load_ifeval_scenarios(
-                loader.base / include,
+                loader.reference(include, "include", index),
                 extra_checks=common,
                 segments=spec.segments,
                 blueprint=(
@@ -257,8 +294,11 @@ def _scenario(
                 )
             ]
         )
+    loader.segments(scenario.segments, *where, "segments")
     segments = scenario.segments or spec.segments
-    blueprint = loader.blueprint(ref, *where, "blueprint", segments=segments)
+    # Located where the reference is written: the scenario's own, else the suite's default.
+    ref_at = (*where, "blueprint") if scenario.blueprint else ("blueprint",)
+    blueprint = loader.blueprint(ref, *ref_at, segments=segments)
     try:
         validate_messages(scenario.messages)
     except UserError as e:
