@@ -30,7 +30,7 @@ __all__ = [
 #: Longest pattern accepted.
 MAX_PATTERN_LENGTH = 10_000
 #: Seconds one match may take.
-MATCH_TIMEOUT_S = 0.5
+MATCH_TIMEOUT_S = 0.2
 
 
 class PatternTimeout(Exception):
