@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from parlantish.backends import resolve_backend
+from parlantish.cli.options import allow_root_option
 from parlantish.eval.runner import Evaluator
 from parlantish.eval.runner import Progress as RunProgress
 from parlantish.eval.store import read_results
@@ -28,6 +29,7 @@ def _arms(value: str | None) -> list[str] | None:
 
 @click.command("eval")
 @click.argument("suite", type=click.Path(dir_okay=False))
+@allow_root_option
 @click.option(
     "--out", "out", required=True, type=click.Path(file_okay=False), help="Output folder."
 )

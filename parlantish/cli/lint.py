@@ -5,10 +5,12 @@ from __future__ import annotations
 import click
 
 from parlantish.blueprint import lint_file
+from parlantish.cli.options import allow_root_option
 
 
 @click.command("lint")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@allow_root_option
 def command(files: tuple[str, ...]) -> None:
     """Check blueprint FILES; print `path:line:col: message` per problem (exit 1 if any)."""
     problems = [problem for path in files for problem in lint_file(path)]

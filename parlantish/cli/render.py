@@ -8,12 +8,14 @@ import click
 
 from parlantish.blueprint import load_blueprint
 from parlantish.cli.messages import conversation_from_flags, message_options
+from parlantish.cli.options import allow_root_option
 from parlantish.cli.variables import parse_var_flags
 from parlantish.compiler import ARMS, compile_plan
 
 
 @click.command("render")
 @click.argument("file", type=click.Path(dir_okay=False))
+@allow_root_option
 @click.option("--var", "var_pairs", multiple=True, metavar="K=V", help="A variable (repeatable).")
 @message_options
 @click.option("--arm", type=click.Choice(ARMS), default="blueprint", show_default=True)

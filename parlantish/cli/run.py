@@ -8,13 +8,14 @@ import click
 
 from parlantish.blueprint import load_blueprint
 from parlantish.cli.messages import conversation_from_flags, message_options
-from parlantish.cli.options import backend_option
+from parlantish.cli.options import allow_root_option, backend_option
 from parlantish.cli.variables import parse_var_flags
 from parlantish.errors import AttemptsExhaustedError
 
 
 @click.command("run")
 @click.argument("file", type=click.Path(dir_okay=False))
+@allow_root_option
 @backend_option
 @click.option("--var", "var_pairs", multiple=True, metavar="K=V", help="A variable (repeatable).")
 @message_options
