@@ -98,8 +98,7 @@ class _Proxy:
             internal = internal_error(e)
             self.metrics.failures.labels(failure_kind(internal)).inc()
             response = error_response(internal)
-        self.metrics.requests.labels(mode, str(response.status_code)).inc()
-        self.metrics.latency.labels(mode).observe(time.perf_counter() - started)
+        self.metrics.request(mode, response.status_code, time.perf_counter() - started)
         return response
 
     async def models(self, _: Request) -> Response:

@@ -98,8 +98,7 @@ class GuardedHandler:
         return JSONResponse(completion(request.model, reply.text, usage, extension=extension))
 
     def _count(self, blueprint: Blueprint, reply: GuardReply) -> None:
-        self.metrics.tokens.labels("prompt").inc(reply.usage.prompt_tokens)
-        self.metrics.tokens.labels("completion").inc(reply.usage.completion_tokens)
+        self.metrics.count_usage(reply.usage.prompt_tokens, reply.usage.completion_tokens)
         for attempt in reply.attempts:
             for check in attempt.checks:
                 if not check.passed:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 __all__ = ["ProxyMetrics"]
@@ -45,6 +47,24 @@ class ProxyMetrics:
             ["kind"],
             registry=self.registry,
         )
+
+        # Label children looked up once (``labels()`` takes a lock and builds a key each call).
+        self.prompt_tokens = self.tokens.labels("prompt")
+        self.completion_tokens = self.tokens.labels("completion")
+        self._requests: dict[tuple[str, int], Any] = {}
+        self._latency = {mode: self.latency.labels(mode) for mode in ("guarded", "passthrough")}
+
+    def request(self, mode: str, status: int, seconds: float) -> None:
+        """Count one chat completion request and its latency."""
+        counter = self._requests.get((mode, status))
+        if counter is None:
+            counter = self._requests[mode, status] = self.requests.labels(mode, str(status))
+        counter.inc()
+        self._latency[mode].observe(seconds)
+
+    def count_usage(self, prompt_tokens: int, completion_tokens: int) -> None:
+        self.prompt_tokens.inc(prompt_tokens)
+        self.completion_tokens.inc(completion_tokens)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -112,8 +112,7 @@ class Relay:
             result = await self.backend.agenerate(generation)
         except ParlantishError as e:
             raise translate(e) from e
-        self.metrics.tokens.labels("prompt").inc(result.usage.prompt_tokens)
-        self.metrics.tokens.labels("completion").inc(result.usage.completion_tokens)
+        self.metrics.count_usage(result.usage.prompt_tokens, result.usage.completion_tokens)
         reason = "length" if result.finish_reason == "length" else "stop"
         return JSONResponse(
             completion(request.model, result.text, result.usage.to_dict(), finish_reason=reason)
