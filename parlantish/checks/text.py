@@ -263,3 +263,33 @@ def quoted(text: str, p: NoParams) -> bool:
     """The stripped text is wrapped in double quotes (and longer than one character)."""
     value = text.strip()
     return len(value) > 1 and value[0] == '"' and value[-1] == '"'
+
+
+class DegenerationParams(CheckParams):
+    ngram: int = Field(4, ge=1, le=32, description="words per n-gram")
+    max_repeats: int = Field(4, ge=1, description="most occurrences allowed for one n-gram")
+    max_run: int = Field(24, ge=2, description="longest run of a repeated 1-4 character unit")
+
+
+# A unit of one to four characters repeated back to back ("!!!!", "\n\n\n", "hahaha", "2 2 2 ").
+_RUN = re.compile(r"(.{1,4}?)\1+", flags=re.DOTALL)
+
+
+@register("not_degenerate", DegenerationParams, family="text", locatable=True)
+def not_degenerate(text: str, p: DegenerationParams) -> tuple[bool, str]:
+    """The text does not loop: no word n-gram (``ngram`` words, case-insensitive) occurs more
+    than ``max_repeats`` times, and no unit of 1-4 characters repeats back to back over more
+    than ``max_run`` characters. Small models at low temperature fall into such loops."""
+    for run in _RUN.finditer(text):
+        if len(run.group(0)) > p.max_run:
+            return False, f"{run.group(1)!r} repeated over {len(run.group(0))} characters"
+    words = [w.lower() for w in re.findall(r"\w+", text)]
+    counts: dict[tuple[str, ...], int] = {}
+    for i in range(len(words) - p.ngram + 1):
+        gram = tuple(words[i : i + p.ngram])
+        counts[gram] = counts.get(gram, 0) + 1
+    if counts:
+        gram, count = max(counts.items(), key=lambda item: item[1])
+        if count > p.max_repeats:
+            return False, f"{' '.join(gram)!r} occurs {count} times"
+    return True, ""
