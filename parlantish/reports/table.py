@@ -1,32 +1,81 @@
-"""The summary ``parlantish eval`` and ``parlantish report`` print: a table per arm, then the
-length conclusions, the arm comparisons and the thresholds in plain words."""
+"""The summary ``parlantish eval`` and ``parlantish report`` print: the verdict first, a table
+per arm, then the length conclusions, the arm comparisons and the thresholds in plain words.
+
+The table is laid out for an 80-column terminal (no vertical rules, the interval beside the
+rate, k in the header) and folds a cell that does not fit rather than cutting it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["print_summary", "summary_table"]
+from parlantish.reports.numbers import number
+
+__all__ = ["print_summary", "summary_table", "verdict"]
+
+
+def verdict(report: dict[str, Any]) -> str:
+    """Whether the thresholds held, then how the blueprint arm (else the first compared arm)
+    did against each baseline: a difference is called one only when McNemar's p < 0.05."""
+    failed = [t["name"] for t in report["thresholds"]["results"] if not t["passed"]]
+    lines = [
+        f"verdict: thresholds FAILED ({', '.join(failed)})"
+        if failed
+        else "verdict: thresholds passed"
+    ]
+    comparisons = report["comparisons"]
+    chosen = [c for c in comparisons if c["arm"] == "blueprint"] or comparisons[:1]
+    for c in chosen:
+        p = c["mcnemar"]["p_value"]
+        if p >= 0.05:
+            how = "no significant difference"
+        else:
+            how = "passes more often" if c["difference"] > 0 else "passes less often"
+        lines.append(
+            f"  {c['arm']} vs {c['baseline']}: {how} "
+            f"({c['pass_rate']:.2f} vs {c['baseline_pass_rate']:.2f}, McNemar p={p:.2g})"
+        )
+    return "\n".join(lines)
+
+
+def _pass_k_header(report: dict[str, Any]) -> str:
+    ks = {len(arm["consistency"]["pass_hat_k"]) for arm in report["arms"].values()}
+    ks.discard(0)
+    return f"pass^{ks.pop()}" if len(ks) == 1 else "pass^k"
 
 
 def summary_table(report: dict[str, Any]) -> Table:
-    """Per arm: samples, pass rate with its interval, pass^k at the largest k, errors, mean
+    """Per arm: samples, pass rate with its 95% interval, pass^k at the largest k, errors, mean
     completion tokens, e per token and the p-value of the constant-rate test."""
-    table = Table(title=f"parlantish: {(report['run'].get('suite') or {}).get('name')}")
-    columns = ("arm", "n", "pass rate", "95% CI", "pass^k", "errors", "tokens", "e/token", "LR p")
+    table = Table(
+        title=f"parlantish: {(report['run'].get('suite') or {}).get('name')}",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    pass_k = _pass_k_header(report)
+    uniform_k = pass_k != "pass^k"
+    columns = ("arm", "n", "pass rate (95% CI)", pass_k, "errors", "tokens", "e/token", "LR p")
     for column in columns:
-        table.add_column(column, justify="left" if column == "arm" else "right")
+        if column == "arm":  # a long arm name folds; numbers never break
+            table.add_column(column, overflow="fold", min_width=9)
+        else:
+            table.add_column(column, justify="right", no_wrap=True)
     for name, arm in report["arms"].items():
         curve = arm["consistency"]["pass_hat_k"]
         length = arm["length"]
+        if not curve:
+            at_k = "-"
+        else:
+            at_k = f"{curve[-1]:.2f}" + ("" if uniform_k else f" (k={len(curve)})")
         table.add_row(
             name,
             str(arm["n"]),
-            f"{arm['pass_rate']:.3f}",
-            f"[{arm['ci'][0]:.2f}, {arm['ci'][1]:.2f}]",
-            f"{curve[-1]:.2f} (k={len(curve)})" if curve else "-",
+            f"{arm['pass_rate']:.2f} [{arm['ci'][0]:.2f}, {arm['ci'][1]:.2f}]",
+            at_k,
             str(arm["errors"]),
             f"{arm['cost'].get('completion_tokens_mean', 0):.0f}" if arm["cost"] else "-",
             f"{length['e']:.2g}" if length["outputs"] else "-",
@@ -36,8 +85,9 @@ def summary_table(report: dict[str, Any]) -> Table:
 
 
 def print_summary(report: dict[str, Any], console: Console | None = None) -> None:
-    """Print the table and the conclusions."""
+    """Print the verdict, the table and the conclusions."""
     console = console or Console()
+    console.print(verdict(report), highlight=False, markup=False)
     console.print(summary_table(report))
     for name, arm in report["arms"].items():
         console.print(
@@ -55,5 +105,7 @@ def print_summary(report: dict[str, Any], console: Console | None = None) -> Non
     for t in report["thresholds"]["results"]:
         mark = "ok  " if t["passed"] else "FAIL"
         console.print(
-            f"threshold {mark} {t['name']} (actual {t['actual']})", highlight=False, markup=False
+            f"threshold {mark} {t['name']} (actual {number(t['actual'])})",
+            highlight=False,
+            markup=False,
         )
