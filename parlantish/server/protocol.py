@@ -127,7 +127,11 @@ def error_body(error: ProxyError) -> dict[str, Any]:
 
 
 def error_response(error: ProxyError) -> JSONResponse:
-    headers = {"retry-after": str(error.retry_after_s)} if error.retry_after_s else None
+    headers = {}
+    if error.retry_after_s:
+        headers["retry-after"] = str(error.retry_after_s)
+    if error.status in (408, 413):  # the rest of the body is not read: end the connection
+        headers["connection"] = "close"
     return JSONResponse(error_body(error), status_code=error.status, headers=headers)
 
 

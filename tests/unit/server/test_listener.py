@@ -68,3 +68,15 @@ def test_a_slow_but_complete_request_is_served(server):
             time.sleep(0.1)
         connection.settimeout(5)
         assert connection.recv(65536).startswith(b"HTTP/1.1 200")
+
+
+def test_an_oversized_body_is_refused_and_the_connection_closed(server):
+    with socket.create_connection(("127.0.0.1", server)) as connection:
+        connection.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: proxy\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 50000000\r\n\r\n" + b" " * 65536
+        )
+        connection.settimeout(5)
+        answer = connection.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 413") and b"request_too_large" in answer
+        assert closed_within(connection, 5)  # not kept open to read the other 50 MB
