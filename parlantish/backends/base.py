@@ -62,6 +62,9 @@ class Backend(ABC):
     name: str = "backend"
     #: Upper bound on requests in flight from one ``agenerate_many`` call.
     max_concurrency: int = 256
+    #: Whether requests may continue a final assistant message (``continue_final_message``):
+    #: stepwise plans need it, to send forced text as a prefilled prefix.
+    supports_continuation: bool = False
 
     _sync: LoopThread | None = None
     _sync_lock = threading.Lock()

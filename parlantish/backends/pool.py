@@ -45,6 +45,7 @@ class BackendPool(Backend):
         self.members = [MemberState(backend) for backend in backends]
         self.cooldown_s = cooldown_s
         self.name = "pool:" + ",".join(m.backend.name for m in self.members)
+        self.supports_continuation = all(m.backend.supports_continuation for m in self.members)
         self.max_concurrency = sum(m.backend.max_concurrency for m in self.members)
 
     def _pick(self, tried: set[int]) -> int | None:

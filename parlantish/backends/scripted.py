@@ -33,6 +33,25 @@ def _count_tokens(text: str) -> int:
     return max(1, len(text.split())) if text else 0
 
 
+def _sampling_error(request: GenerationRequest, text: str) -> str | None:
+    """Why an engine honouring the request's stop strings and ``min_tokens`` could not have
+    returned ``text`` (tokens counted as this backend counts them), or ``None``."""
+    sampling = request.sampling
+    if _count_tokens(text) < min(sampling.min_tokens, sampling.max_tokens):
+        return f"the output is shorter than min_tokens={sampling.min_tokens}"
+    for stop in sampling.stop:
+        start = text.find(stop)
+        while start >= 0:
+            end = start + len(stop)
+            if _count_tokens(text[:end]) > sampling.min_tokens:
+                kept = end if sampling.include_stop_str_in_output else start
+                if kept < len(text):
+                    return f"an engine would have stopped at {stop!r} (offset {start})"
+                break
+            start = text.find(stop, start + 1)
+    return None
+
+
 class ScriptedBackend(Backend):
     """Answers requests from ``script``: a list of outputs used in order, or one function.
 
@@ -62,6 +81,7 @@ class ScriptedBackend(Backend):
         self._lock = threading.Lock()
         self.model = model
         self.name = f"scripted:{model}"
+        self.supports_continuation = True
         self.requests: list[GenerationRequest] = []
 
     def _next_item(self, request: GenerationRequest) -> ScriptItem:
@@ -87,6 +107,9 @@ class ScriptedBackend(Backend):
         if isinstance(item, Exception):
             raise item
         text = json.dumps(item) if isinstance(item, (dict, list)) else str(item)
+        problem = _sampling_error(request, text)
+        if problem is not None:
+            raise ScriptError(f"{problem}; output: {text[:200]!r}", hint="fix the script")
         if self._validate and request.constraint is not None:
             problem = conformance_error(request.constraint, text)
             if problem is not None:

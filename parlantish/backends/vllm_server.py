@@ -70,6 +70,7 @@ class VLLMServer(Backend):
         self.model = model
         self.compat = compat
         self.name = f"vllm-server:{self.base_url}"
+        self.supports_continuation = True
         self.max_concurrency = max_concurrency
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._timeout = httpx.Timeout(timeout, connect=connect_timeout)
@@ -178,6 +179,7 @@ class VLLMServer(Backend):
             body["seed"] = s.seed
         if s.stop:
             body["stop"] = list(s.stop)
+        body.update(s.engine_options())
         if stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}

@@ -127,7 +127,8 @@ def _merge(base: BlueprintFile, child: BlueprintFile) -> BlueprintFile:
         "checkpoints": checkpoints,
         "checks": [*base.checks, *child.checks],
     }
-    for name in ("version", "description", "system", "reply", "segments", "on_fail"):
+    inherited = ("version", "description", "system", "reply", "segments", "on_fail")
+    for name in (*inherited, "execution", "repair"):
         merged[name] = getattr(child if name in given else base, name)
     return BlueprintFile.model_validate(merged)
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "AnswerSpec",
     "BlueprintFile",
     "Checkpoint",
     "OnFail",
+    "RepairSpec",
     "ReplySpec",
     "SegmentCount",
     "SegmentsSpec",
@@ -111,6 +112,34 @@ class SegmentsSpec(_Strict):
         default_factory=list, description="Instruction ids restated between segments."
     )
     every: int = Field(1, ge=1, description="Restate after every N segments.")
+    min_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="Stepwise execution: a segment ends at the first sentence end after this "
+        "many tokens (default: half of max_tokens), or at max_tokens.",
+    )
+
+    @model_validator(mode="after")
+    def _min_within_max(self) -> SegmentsSpec:
+        if self.min_tokens is not None and self.min_tokens > self.max_tokens:
+            raise ValueError(
+                f"min_tokens ({self.min_tokens}) must not exceed max_tokens ({self.max_tokens})"
+            )
+        return self
+
+    @property
+    def sentence_min_tokens(self) -> int:
+        """Tokens a stepwise segment writes before a sentence end may close it."""
+        return self.min_tokens if self.min_tokens is not None else max(1, self.max_tokens // 2)
+
+
+class RepairSpec(_Strict):
+    """The repair tier: after each segment, locatable checks judge the reply so far, and a
+    failing segment is sampled again (stepwise execution only)."""
+
+    max_attempts: int = Field(
+        0, ge=0, le=10, description="Resamples of a failing segment (0: repair off)."
+    )
 
 
 class OnFail(_Strict):
@@ -155,3 +184,10 @@ class BlueprintFile(_Strict):
         description="Checks on the reply: a name, or {name: parameters} (`parlantish check list`).",
     )
     on_fail: OnFail | None = Field(None, description="Policy when checks fail.")
+    execution: Literal["auto", "fused", "stepwise"] = Field(
+        "auto",
+        description="Long-form replies: fused (one request, forced text decoded), stepwise (one "
+        "request per step, forced text prefilled), or auto (stepwise where the backend can "
+        "continue a message).",
+    )
+    repair: RepairSpec | None = Field(None, description="Resample failing segments.")

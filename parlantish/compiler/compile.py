@@ -24,7 +24,7 @@ from parlantish.compiler.answers import answer_json_schema
 from parlantish.compiler.arq import ArqLayout
 from parlantish.compiler.baselines import CotJsonLayout, CotTextLayout, DirectLayout
 from parlantish.compiler.longform import LongformLayout, reminder_text
-from parlantish.compiler.plan import ARMS, CompiledCheckpoint, Layout, Plan
+from parlantish.compiler.plan import ARMS, CompiledCheckpoint, Execution, Layout, Plan
 from parlantish.core.constraints import Constraint
 from parlantish.core.types import ChatMessage
 from parlantish.errors import UserError
@@ -33,6 +33,10 @@ __all__ = ["LongformTarget", "clear_cache", "compile_plan", "validate_messages"]
 
 LongformTarget = Literal["structural_tag", "grammar"]
 DEFAULT_REPLY_CHARS = 1200
+#: Arms that compile the blueprint's own layout (checkpoints and reminders).
+BLUEPRINT_ARMS = ("blueprint", "stepwise", "repair")
+#: Resamples per failing segment for the ``repair`` arm when the blueprint sets none.
+DEFAULT_REPAIR_ATTEMPTS = 2
 CACHE_SIZE = 512
 
 _FORMAT_NOTES = {
@@ -189,20 +193,28 @@ def _compile(
     if spec.segments is not None:
         groups, required = _segment_groups(blueprint)
         budget = sum(groups)
-        if arm == "blueprint":
+        if arm in BLUEPRINT_ARMS:
             reminder = (
                 reminder_text([instructions[name] for name in spec.segments.recall])
                 if spec.segments.recall
                 else "\n\n"
             )
-            layout = LongformLayout(checkpoints, reply_recall, reminder, groups, required, target)
+            layout = LongformLayout(
+                checkpoints,
+                reply_recall,
+                reminder,
+                groups,
+                required,
+                target,
+                segment_min_tokens=spec.segments.sentence_min_tokens,
+            )
         elif arm == "cot":
             layout = CotTextLayout(budget, target)
         else:
             layout = DirectLayout(None, budget)
     else:
         budget = reply_schema.get("maxLength", DEFAULT_REPLY_CHARS) + 64
-        if arm == "blueprint":
+        if arm in BLUEPRINT_ARMS:
             layout = ArqLayout(checkpoints, reply_recall, reply_schema)
         elif arm == "cot":
             layout = CotJsonLayout(reply_schema, budget)
@@ -213,7 +225,7 @@ def _compile(
         note = "Answer with one JSON object."
     full_system = f"{system}\n\n{note}".strip() if note else system
     return _Compiled(
-        full_system, layout, layout.constraint(), checkpoints if arm == "blueprint" else ()
+        full_system, layout, layout.constraint(), checkpoints if arm in BLUEPRINT_ARMS else ()
     )
 
 
@@ -225,13 +237,19 @@ def compile_plan(
     arm: str = "blueprint",
     target: LongformTarget = "structural_tag",
     reply_schema: dict[str, Any] | None = None,
+    execution: Execution = "fused",
+    repair_attempts: int | None = None,
 ) -> Plan:
     """Compile a blueprint for one call.
 
     ``arm`` is ``blueprint`` (checkpoints forced), ``direct`` or ``cot`` (baselines);
     ``target`` picks the long-form constraint (xgrammar structural tag, or a Lark grammar);
     ``reply_schema`` replaces the blueprint's reply with a JSON schema (e.g. a caller's
-    pydantic model: ``Model.model_json_schema()``).
+    pydantic model: ``Model.model_json_schema()``). ``execution`` applies to long-form plans of
+    the ``blueprint`` arm (the ``stepwise`` and ``repair`` arms are always stepwise; other
+    layouts are always one request); stepwise plans resample failing segments up to the
+    blueprint's ``repair.max_attempts`` (the ``repair`` arm: at least once), or
+    ``repair_attempts`` when given.
     Raises ``VariablesError``/``UserError`` for bad variables or messages and a located
     ``TemplateRenderError`` when a template fails.
     """
@@ -263,6 +281,16 @@ def compile_plan(
     system = "\n\n".join([compiled.system, *leading_system]).strip()
     rest = conversation[1:] if leading_system else conversation
     head = (ChatMessage(role="system", content=system),) if system else ()
+    stepwise = compiled.layout.mode == "longform" and (
+        arm in ("stepwise", "repair") or execution == "stepwise"
+    )
+    repair = blueprint.spec.repair.max_attempts if blueprint.spec.repair else 0
+    if arm == "repair":
+        repair = repair or DEFAULT_REPAIR_ATTEMPTS
+    elif arm == "stepwise":
+        repair = 0
+    if repair_attempts is not None:
+        repair = repair_attempts
     return Plan(
         arm=arm,
         messages=(*head, *rest),
@@ -271,4 +299,6 @@ def compile_plan(
         blueprint_name=blueprint.name,
         blueprint_hash=blueprint.hash,
         checkpoints=compiled.checkpoints,
+        execution="stepwise" if stepwise else "fused",
+        repair_attempts=repair if stepwise else 0,
     )

@@ -26,7 +26,7 @@ from parlantish.compiler.plan import (
 from parlantish.compiler.stream import IncrementalParser, StreamParser
 from parlantish.core.constraints import Constraint
 
-__all__ = ["LongformLayout", "checkpoint_prefix", "reminder_text"]
+__all__ = ["LongformLayout", "answer_constraint", "checkpoint_prefix", "reminder_text"]
 
 CHARS_PER_TOKEN = 3
 
@@ -66,6 +66,14 @@ def _answer_format(schema: dict[str, Any]) -> dict[str, Any]:
     return {"type": "json_schema", "json_schema": schema}
 
 
+def answer_constraint(checkpoint: CompiledCheckpoint) -> Constraint:
+    """The constraint of a checkpoint's answer alone (a stepwise plan's answer step)."""
+    fmt = _answer_format(checkpoint.answer_schema)
+    if fmt["type"] == "regex":
+        return Constraint.regex(fmt["pattern"])
+    return Constraint.json_schema(fmt["json_schema"], check=False)
+
+
 def _coerce(schema: dict[str, Any], text: str) -> Any:
     kind = schema.get("type")
     if kind == "boolean":
@@ -92,6 +100,7 @@ class LongformLayout:
     min_groups: int
     target: Literal["structural_tag", "grammar"] = "structural_tag"
     mode: str = "longform"
+    segment_min_tokens: int = 1  # stepwise: tokens before a sentence end may close a segment
 
     @property
     def reply_prefix(self) -> str:
@@ -132,6 +141,15 @@ class LongformLayout:
 
     def stream_parser(self) -> StreamParser:
         return _LongformStream(self)
+
+    def read_answer(self, checkpoint: CompiledCheckpoint, text: str) -> Any:
+        """A checkpoint's answer text as its typed value (as ``parse`` reads it)."""
+        if _answer_format(checkpoint.answer_schema)["type"] == "json_schema":
+            try:
+                return json.loads(text)
+            except ValueError:
+                return text
+        return _coerce(checkpoint.answer_schema, text)
 
     def example(self, reply: Any, answers: Mapping[str, Any], reasoning: str) -> str:
         """Valid output with ``reply`` (one string, or a list of segments)."""

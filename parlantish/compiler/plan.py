@@ -25,8 +25,11 @@ __all__ = [
     "Plan",
 ]
 
-Arm = Literal["blueprint", "direct", "cot"]
-ARMS: tuple[str, ...] = ("blueprint", "direct", "cot")
+Arm = Literal["blueprint", "direct", "cot", "stepwise", "repair"]
+#: ``blueprint`` is the fused long-form plan (one request); ``stepwise`` and ``repair`` run the
+#: same plan one step per request (``repair`` also resamples failing segments).
+ARMS: tuple[str, ...] = ("blueprint", "direct", "cot", "stepwise", "repair")
+Execution = Literal["fused", "stepwise"]
 
 
 class OutputParseError(MalformedResponseError):
@@ -111,6 +114,8 @@ class Plan:
     blueprint_hash: str
     constraint: Constraint | None
     checkpoints: tuple[CompiledCheckpoint, ...] = ()
+    execution: Execution = "fused"
+    repair_attempts: int = 0  # resamples of a failing segment (stepwise plans)
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -118,6 +123,8 @@ class Plan:
         digest.update(json.dumps([m.to_openai() for m in self.messages], sort_keys=True).encode())
         digest.update((self.constraint.key if self.constraint else "none").encode())
         digest.update(self.arm.encode())
+        if self.execution != "fused" or self.repair_attempts:
+            digest.update(f"{self.execution}/{self.repair_attempts}".encode())
         object.__setattr__(self, "key", digest.hexdigest()[:16])
 
     @property
@@ -150,6 +157,7 @@ class Plan:
             "blueprint": {"name": self.blueprint_name, "hash": self.blueprint_hash},
             "arm": self.arm,
             "mode": self.mode,
+            "execution": self.execution,
             "messages": [m.to_openai() for m in self.messages],
             "constraint": constraint,
             "max_tokens": self.max_tokens,

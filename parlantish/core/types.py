@@ -46,6 +46,32 @@ class SamplingSettings(BaseModel):
     seed: int | None = None
     n: int = Field(1, ge=1, le=128)
     stop: tuple[str, ...] = ()
+    top_k: int = Field(0, ge=-1, description="0 or -1: no top-k cut.")
+    min_p: float = Field(0.0, ge=0.0, le=1.0)
+    repetition_penalty: float = Field(1.0, gt=0.0, le=2.0)
+    frequency_penalty: float = Field(0.0, ge=-2.0, le=2.0)
+    presence_penalty: float = Field(0.0, ge=-2.0, le=2.0)
+    min_tokens: int = Field(0, ge=0, description="Tokens before EOS or a stop string may end.")
+    include_stop_str_in_output: bool = False
+
+    def engine_options(self) -> dict[str, Any]:
+        """The settings beyond the OpenAI basics that differ from their defaults, named as
+        vLLM's ``SamplingParams`` and its server's request body name them."""
+        extras = (
+            "top_k",
+            "min_p",
+            "repetition_penalty",
+            "frequency_penalty",
+            "presence_penalty",
+            "min_tokens",
+            "include_stop_str_in_output",
+        )
+        defaults = type(self).model_fields
+        return {
+            name: getattr(self, name)
+            for name in extras
+            if getattr(self, name) != defaults[name].default
+        }
 
 
 class GenerationRequest(BaseModel):
@@ -84,21 +110,31 @@ class GenerationRequest(BaseModel):
 
 
 class Usage(BaseModel):
-    """Token counts; add two to sum usage over attempts."""
+    """Token counts; add two to sum usage over attempts.
+
+    ``completion_tokens`` were decoded one step each (``decoded_tokens``); ``prefilled_tokens``
+    counts forced text a stepwise plan sent as a prefilled prefix after its first request
+    (counted in ``prompt_tokens`` too, never decoded)."""
 
     model_config = ConfigDict(frozen=True)
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    prefilled_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    @property
+    def decoded_tokens(self) -> int:
+        return self.completion_tokens
+
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
+            prefilled_tokens=self.prefilled_tokens + other.prefilled_tokens,
         )
 
     def to_dict(self) -> dict[str, int]:
@@ -106,6 +142,8 @@ class Usage(BaseModel):
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.total_tokens,
+            "decoded_tokens": self.decoded_tokens,
+            "prefilled_tokens": self.prefilled_tokens,
         }
 
 

@@ -102,6 +102,10 @@ class UsageRecord(_Record):
     prompt_tokens: int = Field(0, ge=0)
     completion_tokens: int = Field(0, ge=0)
     total_tokens: int = Field(0, ge=0)
+    decoded_tokens: int = Field(0, ge=0, description="Tokens decoded one step each.")
+    prefilled_tokens: int = Field(
+        0, ge=0, description="Forced text sent as a prefilled prefix (stepwise execution)."
+    )
 
 
 class LengthUnits(_Record):
@@ -125,7 +129,7 @@ class SampleRecord(_Record):
     suite: str
     scenario: str
     arm: str = Field(description="The arm's name (the length is its own field).")
-    arm_kind: Literal["direct", "cot", "blueprint"]
+    arm_kind: Literal["direct", "cot", "blueprint", "stepwise", "repair"]
     length: int | None = Field(None, description="The swept max_tokens, or null when not swept.")
     sample: int = Field(ge=0)
     seed: int
@@ -148,8 +152,11 @@ class SampleRecord(_Record):
     latency_s: float = Field(0.0, ge=0)
     length_units: LengthUnits | None = None
     finished_at: AwareDatetime | None = None
-    execution: str | None = None
+    execution: Literal["fused", "stepwise"] | None = Field(
+        None, description="How a long-form plan ran: one request, or one per step."
+    )
     attempts: int = Field(1, ge=1, description="Generations made for this sample.")
+    repairs: int = Field(0, ge=0, description="Segments resampled by the repair tier.")
 
     @model_validator(mode="after")
     def _passed_means_no_error(self) -> SampleRecord:

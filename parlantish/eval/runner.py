@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from parlantish.backends import Backend
-from parlantish.compiler import ParsedOutput, Plan, compile_plan
+from parlantish.compiler import ARMS, ParsedOutput, Plan, compile_plan
 from parlantish.core import SamplingSettings
 from parlantish.errors import UserError
 from parlantish.eval.records import (
@@ -161,12 +161,12 @@ class Evaluator:
         for name in names:
             if name in by_name:
                 chosen.append(by_name[name])
-            elif name in ("direct", "cot", "blueprint"):
+            elif name in ARMS:
                 chosen.append(ArmSpec(name=name, kind=name))  # type: ignore[arg-type]
             else:
                 raise UserError(
                     f"unknown arm {name!r}",
-                    hint=f"the suite's arms: {', '.join(by_name)}; or direct, cot, blueprint",
+                    hint=f"the suite's arms: {', '.join(by_name)}; or {', '.join(ARMS)}",
                 )
         return tuple(chosen)
 
@@ -346,8 +346,9 @@ class Evaluator:
             latency_s=attempt.latency_s,
             length_units=length_units,
             finished_at=datetime.now(timezone.utc).replace(microsecond=0),
-            execution="fused" if item.plan.mode == "longform" else None,
-            attempts=1,
+            execution=attempt.execution if item.plan.mode == "longform" else None,  # type: ignore[arg-type]
+            attempts=attempt.requests,
+            repairs=len(attempt.repairs),
         )
 
     def window_for(self, scenario: LoadedScenario) -> int:

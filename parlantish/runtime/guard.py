@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -24,7 +24,12 @@ from parlantish.blueprint import Blueprint, load_blueprint
 from parlantish.checks import Check, build_checks
 from parlantish.compiler import Plan, compile_plan, validate_messages
 from parlantish.core import ChatMessage, SamplingSettings
-from parlantish.errors import AttemptsExhaustedError, DeadlineExceededError, ParlantishError
+from parlantish.errors import (
+    AttemptsExhaustedError,
+    DeadlineExceededError,
+    ParlantishError,
+    UserError,
+)
 from parlantish.runtime.attempt import Transport, run_attempt, total_usage
 from parlantish.runtime.policy import FailurePolicy
 from parlantish.runtime.result import Attempt, GuardReply
@@ -69,6 +74,9 @@ class Guard:
     Keyword overrides of the blueprint's ``on_fail`` (``retries``, ``then``, ``reask``,
     ``temperature``, ``fallback``, ``transport_retries``) apply to every call. ``checks`` adds
     checks to the blueprint's; ``output_type`` makes replies instances of a pydantic model.
+    ``execution`` (``auto``, ``fused``, ``stepwise``) and ``repair`` (resamples per failing
+    segment) override the blueprint's for long-form replies; ``auto`` runs stepwise where the
+    backend can continue a message, and ``stepwise`` on a backend that cannot is an error.
     One Guard serves many concurrent calls (threads or coroutines).
     """
 
@@ -84,6 +92,8 @@ class Guard:
         checks: Sequence[Any] = (),
         output_type: type[BaseModel] | None = None,
         on_trace: TraceCallback | None = None,
+        execution: Literal["auto", "fused", "stepwise"] | None = None,
+        repair: int | None = None,
         **policy: Any,
     ):
         self.blueprint = (
@@ -98,6 +108,8 @@ class Guard:
         self.output_type = output_type
         self.on_trace = on_trace
         self.policy = FailurePolicy.from_on_fail(self.blueprint.spec.on_fail, **policy)
+        self.execution = execution or self.blueprint.spec.execution
+        self.repair = repair
         self.checks: list[Check] = build_checks([*self.blueprint.spec.checks, *checks])
         self._loop: LoopThread | None = None
         self._loop_lock = threading.Lock()
@@ -129,7 +141,27 @@ class Guard:
         """Compile the blueprint for a call (validates variables and messages)."""
         model = output_type or self.output_type
         schema = model.model_json_schema() if model is not None else None
-        return compile_plan(self.blueprint, variables, messages, reply_schema=schema)
+        return compile_plan(
+            self.blueprint,
+            variables,
+            messages,
+            reply_schema=schema,
+            execution=self._execution(),
+            repair_attempts=self.repair,
+        )
+
+    def _execution(self) -> Literal["fused", "stepwise"]:
+        if self.blueprint.spec.segments is None or self.execution == "fused":
+            return "fused"
+        if self.backend.supports_continuation:
+            return "stepwise"
+        if self.execution == "stepwise":
+            raise UserError(
+                f"execution: stepwise needs a backend that continues a message; "
+                f"{self.backend.name} does not",
+                hint="use execution: auto (stepwise where possible) or fused",
+            )
+        return "fused"
 
     async def areply(
         self,

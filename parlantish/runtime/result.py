@@ -8,7 +8,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from parlantish.core.types import Usage
 
-__all__ = ["Attempt", "CheckOutcome", "CheckpointTrace", "ErrorKind", "GuardReply"]
+__all__ = [
+    "Attempt",
+    "CheckOutcome",
+    "CheckpointTrace",
+    "ErrorKind",
+    "GuardReply",
+    "SegmentRepair",
+]
 
 
 ErrorKind = Literal["backend", "cut", "malformed", "checks"]
@@ -43,6 +50,18 @@ class CheckpointTrace(BaseModel):
     answer: Any
 
 
+class SegmentRepair(BaseModel):
+    """A segment the repair tier rejected: which one, on which resample, and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    segment: int  # 0-based
+    attempt: int  # 0: the first sample of the segment
+    check: str
+    detail: str = ""
+    text: str
+
+
 class Attempt(BaseModel):
     """One attempt of the pipeline (plan → generate → parse → checks → verdict) and its fate.
 
@@ -68,6 +87,9 @@ class Attempt(BaseModel):
     usage: Usage = Usage()
     latency_s: float = 0.0
     finish_reason: str | None = None
+    execution: str = "fused"
+    requests: int = 1  # generations made (stepwise: one per step and resample)
+    repairs: list[SegmentRepair] = Field(default_factory=list)
     checks: list[CheckOutcome] = Field(default_factory=list)
     passed: bool = False
     error: str | None = None  # transport failure, cut or malformed output

@@ -77,8 +77,9 @@ def proxy_attempt(tmp_path, reply, seed):
     body = response.json()
     assert response.status_code == (200 if reply == REPLIES["passing"] else 422)
     first = body["parlantish"]["attempts"][0]
-    usage = first["usage"]
-    usage = {**usage, "total_tokens": usage["prompt_tokens"] + usage["completion_tokens"]}
+    usage = {**first["usage"]}
+    usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    usage["decoded_tokens"] = usage["completion_tokens"]
     return backend.requests[0], first["passed"], first["error_kind"], usage
 
 

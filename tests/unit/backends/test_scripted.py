@@ -88,7 +88,13 @@ def test_n_samples_and_usage():
     backend = ScriptedBackend(["one two", "three"])
     result = backend.generate(chat("four words are here", sampling=SamplingSettings(n=2)))
     assert [c.text for c in result.completions] == ["one two", "three"]
-    assert result.usage.to_dict() == {"prompt_tokens": 4, "completion_tokens": 3, "total_tokens": 7}
+    assert result.usage.to_dict() == {
+        "prompt_tokens": 4,
+        "completion_tokens": 3,
+        "total_tokens": 7,
+        "decoded_tokens": 3,
+        "prefilled_tokens": 0,
+    }
 
 
 def test_stream_yields_pieces_then_the_result():

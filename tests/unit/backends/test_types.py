@@ -49,7 +49,13 @@ def test_usage_adds_and_totals():
     total = Usage(prompt_tokens=3, completion_tokens=4) + Usage(
         prompt_tokens=10, completion_tokens=1
     )
-    assert total.to_dict() == {"prompt_tokens": 13, "completion_tokens": 5, "total_tokens": 18}
+    assert total.to_dict() == {
+        "prompt_tokens": 13,
+        "completion_tokens": 5,
+        "total_tokens": 18,
+        "decoded_tokens": 5,
+        "prefilled_tokens": 0,
+    }
 
 
 def test_result_sums_completion_tokens_over_n():
@@ -63,5 +69,6 @@ def test_result_sums_completion_tokens_over_n():
     )
     data = result.to_dict()
     assert data["text"] == "a" and data["texts"] == ["a", "b"]
-    assert data["usage"] == {"prompt_tokens": 7, "completion_tokens": 7, "total_tokens": 14}
+    assert data["usage"]["completion_tokens"] == data["usage"]["decoded_tokens"] == 7
+    assert data["usage"]["total_tokens"] == 14
     assert data["latency_s"] == 0.1235 and data["finish_reason"] == "stop"

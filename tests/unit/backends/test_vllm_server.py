@@ -76,6 +76,8 @@ def test_successful_chat_completion_is_parsed():
         "prompt_tokens": 7,
         "completion_tokens": 3,
         "total_tokens": 10,
+        "decoded_tokens": 3,
+        "prefilled_tokens": 0,
     }
     sent = json.loads(route.calls.last.request.content)
     assert sent["messages"] == [{"role": "user", "content": "hi"}]
