@@ -1,8 +1,8 @@
 """Where parlantish keeps its files, and the environment vLLM and torch need before they load.
 
 Everything lives under ``PARLANTISH_HOME`` (default: the per-user cache dir): the converted
-embedded model, vLLM's and torch's compile caches, and vLLM's IPC sockets, so nothing lands in
-``~/.cache/vllm`` or ``/tmp``.
+embedded model, vLLM's and torch's compile caches, vLLM's IPC sockets and the engine logs, so
+nothing lands in ``~/.cache/vllm`` or ``/tmp``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import platformdirs
 
-__all__ = ["configure_engine_environment", "engine_cache_dirs", "home", "models_dir"]
+__all__ = ["configure_engine_environment", "engine_cache_dirs", "home", "logs_dir", "models_dir"]
 
 
 def home() -> Path:
@@ -29,6 +29,11 @@ def home() -> Path:
 def models_dir() -> Path:
     """Where converted models are kept."""
     return home() / "models"
+
+
+def logs_dir() -> Path:
+    """Where engine and server logs are written."""
+    return home() / "logs"
 
 
 def engine_cache_dirs() -> dict[str, Path]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 
 from parlantish.errors import BackendUnavailableError
-from parlantish.paths import configure_engine_environment, home
+from parlantish.paths import configure_engine_environment, logs_dir
 
 __all__ = ["VLLMServerProcess", "free_port"]
 
@@ -64,7 +64,7 @@ class VLLMServerProcess:
         self.port = port or free_port(host)
         self.url = f"http://{host}:{self.port}/v1"
         self.startup_timeout_s = startup_timeout_s
-        self.log_path = log_path or home() / "logs" / f"vllm-server-{self.port}.log"
+        self.log_path = log_path or logs_dir() / f"vllm-server-{self.port}.log"
         self._args = [
             sys.executable,
             "-m",

