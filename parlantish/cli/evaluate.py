@@ -1,4 +1,9 @@
-"""``parlantish eval``: run a consistency suite; ``parlantish report``: rebuild its reports."""
+"""``parlantish eval``: run a consistency suite; ``parlantish report``: rebuild its reports.
+
+Everything that can be wrong with a command line (suite, blueprints, arms, options) is found
+before a model loads, and a run whose samples are all saved prints its report without starting
+an engine at all.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +17,12 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from parlantish.backends import resolve_backend
+from parlantish.backends import Backend, resolve_backend
 from parlantish.cli.options import allow_root_option
-from parlantish.eval.runner import Evaluator
+from parlantish.core.types import GenerationRequest, GenerationResult
+from parlantish.eval.runner import Evaluator, WorkItem
 from parlantish.eval.runner import Progress as RunProgress
-from parlantish.eval.store import read_results
+from parlantish.eval.store import RESULTS_FILE, read_results
 from parlantish.eval.suite import load_suite
 from parlantish.reports import print_summary, rebuild_reports
 
@@ -25,6 +31,28 @@ __all__ = ["eval_command", "report_command"]
 
 def _arms(value: str | None) -> list[str] | None:
     return [a.strip() for a in value.split(",") if a.strip()] if value else None
+
+
+class _NotStarted(Backend):
+    """Stands in for the backend while a run is validated and planned (nothing generates)."""
+
+    name = "not started"
+
+    async def agenerate(self, request: GenerationRequest) -> GenerationResult:
+        raise AssertionError("the backend is resolved before anything is generated")
+
+
+def run_is_finished(items: list[WorkItem], out: str | Path, *, retry_errors: bool) -> bool:
+    """True when OUT/results.jsonl holds every planned sample, compiled the same way (and,
+    with ``retry_errors``, none of them a backend error): then there is nothing to generate."""
+    records = {r.get("key"): r for r in read_results(Path(out) / RESULTS_FILE)}
+    for item in items:
+        record = records.get(item.key)
+        if record is None or record.get("plan_key") != item.plan.key:
+            return False
+        if retry_errors and record.get("error_kind") == "backend":
+            return False
+    return True
 
 
 @click.command("eval")
@@ -79,28 +107,45 @@ def eval_command(
     when a threshold fails."""
     loaded = load_suite(suite)
     specs = list(backends) or [os.environ.get("PARLANTISH_BACKEND", "embedded")]
-    evaluator = Evaluator(
-        loaded,
-        resolve_backend(specs),
-        out,
-        samples=samples,
-        arms=_arms(arms),
-        limit=limit,
-        concurrency=concurrency,
-        transport_retries=transport_retries,
-        retry_errors=retry_errors,
-    )
-    evaluator.plan()  # compile everything first: a bad scenario fails before the engine starts
+
+    def evaluator_on(backend: Backend) -> Evaluator:
+        return Evaluator(
+            loaded,
+            backend,
+            out,
+            samples=samples,
+            arms=_arms(arms),
+            limit=limit,
+            concurrency=concurrency,
+            transport_retries=transport_retries,
+            retry_errors=retry_errors,
+        )
+
+    # Arms are checked and every sample compiled before a backend exists: a typo or a bad
+    # scenario fails in a second, not after the engine's start.
+    items = evaluator_on(_NotStarted()).plan()
     err = Console(stderr=True)
-    try:
-        if quiet or not err.is_terminal:
-            asyncio.run(evaluator.arun())
-        else:
-            _run_with_progress(evaluator, err)
-    except KeyboardInterrupt:
-        done = len(read_results(Path(out) / "results.jsonl"))
-        err.print(f"interrupted: {done} samples are saved in {out}; run the same command to resume")
-        sys.exit(130)
+    if run_is_finished(items, out, retry_errors=retry_errors):
+        err.print(
+            f"all {len(items)} samples are saved in {out}: nothing to generate",
+            soft_wrap=True,
+            highlight=False,
+        )
+    else:
+        evaluator = evaluator_on(resolve_backend(specs))
+        try:
+            if quiet or not err.is_terminal:
+                asyncio.run(evaluator.arun())
+            else:
+                _run_with_progress(evaluator, err)
+        except KeyboardInterrupt:
+            done = len(read_results(Path(out) / RESULTS_FILE))
+            err.print(
+                f"interrupted: {done} samples are saved in {out}; run the same command to resume",
+                soft_wrap=True,
+                highlight=False,
+            )
+            raise
     report = rebuild_reports(out)
     print_summary(report)
     click.echo(f"report: {Path(out, 'report.html').resolve()}")
