@@ -43,7 +43,8 @@ class _HeaderDeadlineProtocol(H11Protocol):
 
     def _headers_overdue(self, waiting_on: object) -> None:
         self._header_timer = None
-        if self.cycle is waiting_on and not self.transport.is_closing():
+        idle = self.cycle is None or self.cycle.response_complete  # no request being answered
+        if self.cycle is waiting_on and idle and not self.transport.is_closing():
             self.transport.close()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -51,9 +52,10 @@ class _HeaderDeadlineProtocol(H11Protocol):
         self._arm_header_timer()
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
+        # Armed before uvicorn starts a pipelined request (which replaces self.cycle).
         if not self.transport.is_closing():
             self._arm_header_timer()
+        super().on_response_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._header_timer is not None:
