@@ -135,3 +135,11 @@ def test_sigterm_stops_an_eval_that_stays_resumable(suite_file, tmp_path):
     assert 3 <= saved < 18
     assert f"interrupted: {saved} samples are saved" in err
     assert "run the same command to resume" in err and "Traceback" not in err
+
+
+def test_verbose_lets_the_engine_log_through(monkeypatch, capsys):
+    monkeypatch.delenv("PARLANTISH_VERBOSE", raising=False)
+    code, _, _ = run(
+        ["--verbose", "lint", str(ROOT / "blueprints" / "support-refunds.yaml")], capsys
+    )
+    assert code == 0 and os.environ["PARLANTISH_VERBOSE"] == "1"
