@@ -200,3 +200,12 @@ def test_a_folder_with_a_broken_blueprint_does_not_start(folder):
     (folder / "broken.yaml").write_text("blueprint: x\ncheckpoints: 3\n")
     with pytest.raises(Exception, match="checkpoints"):
         load_blueprints(folder)
+
+
+@pytest.mark.parametrize("blueprint", ["refunds-once", "support-refunds"])
+def test_bad_variables_in_a_streamed_request_get_a_status_before_any_event(folder, blueprint):
+    client, backend = client_for(folder, [arq(GOOD)])
+    request = {**body(f"blueprint:{blueprint}", stream=True), "parlantish": {"variables": {}}}
+    response = client.post("/v1/chat/completions", json=request)
+    assert response.status_code == 422 and response.json()["error"]["code"] == "variables"
+    assert backend.requests == []
