@@ -10,7 +10,7 @@ DATA_WHEEL := llama-index-core==0.14.25
 # CUDA-linked companions pip picks beside the CPU torch; they break `import transformers`.
 CUDA_COMPANIONS := torchvision torchaudio torchcodec triton
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench fuzz clean
 
 setup: $(STAMP)
 	@$(BIN)/parlantish setup --quiet >/dev/null
@@ -36,6 +36,10 @@ lint: setup
 	$(BIN)/ruff check parlantish tests bench examples
 	$(BIN)/ruff format --check parlantish tests bench examples
 	$(BIN)/mypy
+
+# Property-based tests of every input surface, 10,000 cases each (the unit tests run a few dozen).
+fuzz: $(STAMP)
+	PARLANTISH_FUZZ=deep $(BIN)/python -m pytest tests/unit/test_hostile_inputs.py -p no:cacheprovider -q --timeout=0 --durations=0
 
 bench: setup
 	for script in backends compile checks guard eval proxy; do $(BIN)/python bench/$$script.py || exit 1; done

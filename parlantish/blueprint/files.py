@@ -26,9 +26,11 @@ __all__ = [
     "default_roots",
     "read_limited",
     "resolve_reference",
+    "yaml_limit",
 ]
 
 ALLOW_ROOTS_ENV = "PARLANTISH_ALLOW_ROOTS"
+MAX_FILE_BYTES_ENV = "PARLANTISH_MAX_FILE_BYTES"
 #: Largest blueprint or suite file read (YAML/JSON); ``PARLANTISH_MAX_FILE_BYTES`` overrides.
 MAX_YAML_BYTES = 1 << 20
 #: Largest IFEval-format JSONL file read.
@@ -82,16 +84,18 @@ def resolve_reference(
     return target
 
 
-def _limit(default: int) -> int:
-    raw = os.environ.get("PARLANTISH_MAX_FILE_BYTES", "")
-    return int(raw) if raw.isdigit() and default == MAX_YAML_BYTES else default
+def yaml_limit() -> int:
+    """The size limit of blueprint and suite files: ``PARLANTISH_MAX_FILE_BYTES`` or the default."""
+    raw = os.environ.get(MAX_FILE_BYTES_ENV, "").strip()
+    return int(raw) if raw.isdigit() else MAX_YAML_BYTES
 
 
-def read_limited(path: str | Path, limit: int = MAX_YAML_BYTES) -> bytes:
-    """The bytes of a regular file of at most ``limit`` bytes (``FileRefused`` or ``OSError``
-    otherwise). The size is checked before reading and at most ``limit + 1`` bytes are read,
-    so a file that grows meanwhile is still refused."""
-    limit = _limit(limit)
+def read_limited(path: str | Path, limit: int | None = None) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes (default ``yaml_limit()``), else
+    ``FileRefused`` (or ``OSError``). The size is checked before reading and at most
+    ``limit + 1`` bytes are read, so a file that grows meanwhile is still refused."""
+    if limit is None:
+        limit = yaml_limit()
     name = str(path)
     # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just after.
     fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))

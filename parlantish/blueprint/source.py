@@ -31,7 +31,7 @@ from ruamel.yaml.events import (
     SequenceStartEvent,
 )
 
-from parlantish.blueprint.files import MAX_YAML_BYTES, FileRefused, read_limited
+from parlantish.blueprint.files import FileRefused, read_limited
 from parlantish.errors import Location
 
 __all__ = [
@@ -295,7 +295,7 @@ def parse_source(text: str, path: str = "<string>") -> tuple[SourceDocument | No
 
 
 def read_source(
-    path: str | Path, *, limit: int = MAX_YAML_BYTES
+    path: str | Path, *, limit: int | None = None
 ) -> tuple[SourceDocument | None, list[Problem]]:
     """Read and parse a file; unreadable, binary or non-UTF-8 files, files that are not
     regular or are over ``limit`` bytes are located problems."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +157,7 @@ def _scenario_from_line(
     if not isinstance(record, dict):
         raise _problem(path, number, "each line must be a JSON object")
     ids = record.get("instruction_id_list")
-    kwargs_list = record.get("kwargs") or [{} for _ in ids or []]
+    kwargs_list = record.get("kwargs") or [{} for _ in (ids if isinstance(ids, list) else [])]
     if (
         not isinstance(ids, list)
         or not isinstance(kwargs_list, list)
@@ -206,6 +207,11 @@ def _scenario_from_line(
     )
 
 
+@lru_cache(maxsize=1)
+def _generic_blueprint() -> Blueprint:
+    return load_blueprint(GENERIC_BLUEPRINT)  # package data: loaded once per process
+
+
 def load_ifeval_scenarios(
     path: str | Path,
     *,
@@ -226,7 +232,7 @@ def load_ifeval_scenarios(
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise _problem(path, raw[: e.start].count(b"\n") + 1, "not UTF-8 text") from e
-    chosen = blueprint or load_blueprint(GENERIC_BLUEPRINT)
+    chosen = blueprint or _generic_blueprint()
     if segments is not None:
         chosen = with_segments(chosen, segments)
     scenarios = []
