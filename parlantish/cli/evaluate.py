@@ -47,11 +47,13 @@ def run_is_finished(items: list[WorkItem], out: str | Path, *, retry_errors: boo
     with ``retry_errors``, none of them a backend error): then there is nothing to generate."""
     records = {r.get("key"): r for r in read_results(Path(out) / RESULTS_FILE)}
     for item in items:
-        record = records.get(item.key)
-        if record is None or record.get("plan_key") != item.plan.key:
+        first = records.get(item.record_keys[0])
+        if first is None or first.get("plan_key") != item.plan.key:
             return False
-        if retry_errors and record.get("error_kind") == "backend":
-            return False
+        for key in item.record_keys:
+            record = records.get(key)
+            if record is None or (retry_errors and record.get("error_kind") == "backend"):
+                return False
     return True
 
 
@@ -89,6 +91,11 @@ def run_is_finished(items: list[WorkItem], out: str | Path, *, retry_errors: boo
 @click.option(
     "--retry-errors", is_flag=True, help="Run again the samples recorded with backend errors."
 )
+@click.option(
+    "--skip-bad",
+    is_flag=True,
+    help="Multi-IF CSV: leave out (and list) bad rows instead of stopping at the first.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def eval_command(
     suite: str,
@@ -100,12 +107,15 @@ def eval_command(
     concurrency: int | None,
     transport_retries: int,
     retry_errors: bool,
+    skip_bad: bool,
     quiet: bool,
 ) -> None:
-    """Run SUITE (a suite file, or an IFEval-format .jsonl) with and without blueprints and write
-    OUT/results.jsonl, report.json, report.html and junit.xml. Re-running resumes. Exit code 1
-    when a threshold fails."""
-    loaded = load_suite(suite)
+    """Run SUITE (a suite file, an IFEval-format .jsonl, or a Multi-IF .csv of multi-turn
+    conversations) with and without blueprints and write OUT/results.jsonl, report.json,
+    report.html and junit.xml. Re-running resumes. Exit code 1 when a threshold fails."""
+    loaded = load_suite(suite, skip_bad=skip_bad)
+    for bad in loaded.bad_rows:
+        Console(stderr=True).print(f"skipped {bad}", soft_wrap=True, highlight=False, markup=False)
     specs = list(backends) or [os.environ.get("PARLANTISH_BACKEND", "embedded")]
 
     def evaluator_on(backend: Backend) -> Evaluator:

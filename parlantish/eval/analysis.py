@@ -40,10 +40,11 @@ from parlantish.eval.report_model import (
     SignTest,
     ThresholdResult,
     ThresholdsOutcome,
+    TurnRate,
 )
 from parlantish.eval.suite import Thresholds
 
-__all__ = ["REPORT_VERSION", "as_records", "build_report", "length_analysis"]
+__all__ = ["REPORT_VERSION", "as_records", "build_report", "length_analysis", "per_turn"]
 
 REPORT_VERSION = REPORT_SCHEMA_VERSION
 MAX_CURVE_POINTS = 200
@@ -279,19 +280,53 @@ def _arm_summary(group: ArmGroup, records: Records) -> ArmSummary:
         cost=_cost(judged),
         length=length_analysis(judged),
         ifeval=_ifeval(judged),
+        per_turn=per_turn(judged),
     )
+
+
+def per_turn(judged: Records) -> list[TurnRate]:
+    """Pass rate per turn of multi-turn records, with retention of turn 1's instructions."""
+    turns = sorted({r.turn for r in judged if r.turn is not None})
+    first = {r.conversation: {c.name for c in r.checks} for r in judged if r.turn == 1}
+    result = []
+    for turn in turns:
+        at = [r for r in judged if r.turn == turn]
+        passed = sum(1 for r in at if r.passed)
+        low, high = stats.wilson_interval(passed, len(at))
+        retention = None
+        if turn > 1:
+            kept = checked = 0
+            for record in at:
+                names = first.get(record.conversation, set())
+                for check in record.checks:
+                    if check.name in names:
+                        checked += 1
+                        kept += check.passed
+            retention = kept / checked if checked else None
+        result.append(
+            TurnRate(
+                turn=turn,
+                n=len(at),
+                passed=passed,
+                pass_rate=passed / len(at),
+                ci_low=low,
+                ci_high=high,
+                retention=retention,
+            )
+        )
+    return result
 
 
 def _compare(
     ours_records: Records, theirs_records: Records, group: ArmGroup, baseline: str, seed: int
 ) -> Comparison:
-    ours = {(r.scenario, r.sample): r.passed for r in _judged(ours_records)}
-    theirs = {(r.scenario, r.sample): r.passed for r in _judged(theirs_records)}
+    ours = {(r.scenario, r.sample, r.turn): r.passed for r in _judged(ours_records)}
+    theirs = {(r.scenario, r.sample, r.turn): r.passed for r in _judged(theirs_records)}
     pairs = sorted(set(ours) & set(theirs))
     only_ours = sum(1 for p in pairs if ours[p] and not theirs[p])
     only_theirs = sum(1 for p in pairs if theirs[p] and not ours[p])
     scenario_diffs = []
-    for scenario in sorted({s for s, _ in pairs}):
+    for scenario in sorted({p[0] for p in pairs}):
         keys = [p for p in pairs if p[0] == scenario]
         scenario_diffs.append(
             statistics.fmean(ours[k] for k in keys) - statistics.fmean(theirs[k] for k in keys)

@@ -85,6 +85,12 @@ class CheckRecord(_Record):
     span: list[int] | None = Field(
         None, description="[start, end) of the part of the text judged, when not all of it."
     )
+    tier: Literal["enforced", "repaired", "reminded", "none"] = Field(
+        "none",
+        description="How the plan held the check: enforced by the constraint (a failure is a "
+        "defect), repaired (failing segments resampled), reminded (checkpoints and reminders), "
+        "or none (a baseline arm).",
+    )
 
 
 class CheckpointRecord(_Record):
@@ -129,7 +135,7 @@ class SampleRecord(_Record):
     suite: str
     scenario: str
     arm: str = Field(description="The arm's name (the length is its own field).")
-    arm_kind: Literal["direct", "cot", "blueprint", "stepwise", "repair"]
+    arm_kind: Literal["direct", "cot", "blueprint", "stepwise", "repair", "remind", "enforced"]
     length: int | None = Field(None, description="The swept max_tokens, or null when not swept.")
     sample: int = Field(ge=0)
     seed: int
@@ -157,6 +163,12 @@ class SampleRecord(_Record):
     )
     attempts: int = Field(1, ge=1, description="Generations made for this sample.")
     repairs: int = Field(0, ge=0, description="Segments resampled by the repair tier.")
+    turn: int | None = Field(
+        None, ge=1, description="The turn (1-based) of a multi-turn conversation, else null."
+    )
+    conversation: str | None = Field(
+        None, description="The conversation a turn belongs to (its rows share it), else null."
+    )
 
     @model_validator(mode="after")
     def _passed_means_no_error(self) -> SampleRecord:

@@ -36,6 +36,7 @@ __all__ = [
     "SuiteRef",
     "ThresholdResult",
     "ThresholdsOutcome",
+    "TurnRate",
     "report_json_schema",
 ]
 
@@ -147,6 +148,21 @@ class LengthAnalysis(_Model):
     per_check: dict[str, CheckLength]
 
 
+class TurnRate(_Model):
+    """The pass rate at one turn of multi-turn conversations (backend errors left out), and
+    how many of the instructions checked at turn 1 are still followed (``retention``)."""
+
+    turn: int
+    n: int
+    passed: int
+    pass_rate: float
+    ci_low: float
+    ci_high: float
+    retention: float | None = Field(
+        None, description="Turn 1's checks still passed at this turn, over those re-checked."
+    )
+
+
 class ArmSummary(_Model):
     """One group's results: the pass rate of the samples judged (backend errors left out),
     checks, consistency, cost, length."""
@@ -164,6 +180,9 @@ class ArmSummary(_Model):
     cost: Cost | None = Field(description="Null when no sample was judged.")
     length: LengthAnalysis
     ifeval: IfevalScores | None = None
+    per_turn: list[TurnRate] = Field(
+        default_factory=list, description="Multi-turn conversations: one entry per turn."
+    )
 
 
 class McNemar(_Model):

@@ -14,7 +14,7 @@ import json
 import platform
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -40,7 +40,7 @@ from parlantish.eval.suite import ArmSpec, LoadedSuite
 from parlantish.runtime.attempt import Transport, run_attempt
 from parlantish.runtime.result import Attempt
 
-__all__ = ["MANIFEST_FILE", "Evaluator", "Progress", "WorkItem", "run_manifest"]
+__all__ = ["MANIFEST_FILE", "Evaluator", "Progress", "WorkItem", "run_manifest", "turn_key"]
 
 MANIFEST_FILE = "run.json"
 
@@ -55,8 +55,14 @@ class WorkItem:
     sample: int
     length: int | None
     seed: int
-    plan: Plan
+    plan: Plan  # a multi-turn scenario's: the first turn's plan
     sampling: SamplingSettings
+
+    @property
+    def record_keys(self) -> list[str]:
+        """The keys of the rows this item writes: one, or one per turn (``KEY|tN``)."""
+        turns = len(self.scenario.turns)
+        return [self.key] if not turns else [turn_key(self.key, n) for n in range(1, turns + 1)]
 
     @property
     def group(self) -> ArmGroup:
@@ -84,6 +90,11 @@ class Progress:
     @property
     def tokens_per_s(self) -> float:
         return self.completion_tokens / max(time.perf_counter() - self.started, 1e-9)
+
+
+def turn_key(conversation: str, turn: int) -> str:
+    """The record key of ``turn`` (1-based) of a rolled-out conversation."""
+    return f"{conversation}|t{turn}"
 
 
 def _seed(*parts: Any) -> int:
@@ -202,6 +213,8 @@ class Evaluator:
                     seed = _seed(spec.seed, scenario.id, length, sample)
                     for arm in self.arms:
                         plan = self._compile(scenario, arm)
+                        if scenario.turns:
+                            seed = _seed(spec.seed, scenario.id, length, sample, 1)
                         max_tokens = length or spec.sampling.max_tokens or plan.max_tokens
                         sampling = SamplingSettings(
                             temperature=spec.sampling.temperature,
@@ -216,10 +229,26 @@ class Evaluator:
                         )
         return items
 
-    def _compile(self, scenario: LoadedScenario, arm: ArmSpec) -> Plan:
+    def _compile(
+        self,
+        scenario: LoadedScenario,
+        arm: ArmSpec,
+        conversation: Sequence[dict[str, Any]] | None = None,
+        turn: int = 1,
+    ) -> Plan:
+        """The plan of one turn: ``conversation`` so far (default: the scenario's messages, with
+        the first user turn of a multi-turn scenario)."""
         blueprint = self.suite.arm_blueprints.get(arm.name, scenario.blueprint)
+        variables = dict(scenario.variables)
+        if scenario.turns:
+            variables |= scenario.turns[turn - 1].variables
+            if conversation is None:
+                first = {"role": "user", "content": scenario.turns[0].user}
+                conversation = [*scenario.messages, first]
+        messages = scenario.messages if conversation is None else conversation
         try:
-            return compile_plan(blueprint, scenario.variables, scenario.messages, arm=arm.kind)
+            checks = scenario.turn_checks(turn) if scenario.turns else scenario.checks
+            return compile_plan(blueprint, variables, messages, arm=arm.kind, checks=list(checks))
         except UserError as e:
             raise UserError(
                 f"scenario {scenario.id!r}, arm {arm.name!r}: {e.message}",
@@ -245,12 +274,17 @@ class Evaluator:
                 self.out / MANIFEST_FILE,
                 _json(run_manifest(self.suite, self.backend, self.settings())),
             )
-            todo = [item for item in items if item.key not in store.records]
-            self.progress = Progress(total=len(items), skipped=len(items) - len(todo))
+            todo = [i for i in items if any(k not in store.records for k in i.record_keys)]
+            total = sum(len(i.record_keys) for i in items)
+            left = sum(len(i.record_keys) for i in todo)
+            self.progress = Progress(total=total, skipped=total - left)
             self.progress.done = self.progress.skipped
             limit = asyncio.Semaphore(self.concurrency)
 
             async def one(item: WorkItem) -> None:
+                if item.scenario.turns:
+                    await self._rollout(item, store, limit)
+                    return
                 async with limit:
                     record = await self._sample(item)
                 store.append(record)
@@ -261,8 +295,43 @@ class Evaluator:
             store.close()
         return store
 
+    async def _rollout(self, item: WorkItem, store: ResultStore, limit: asyncio.Semaphore) -> None:
+        """A multi-turn conversation: each turn's reply is this arm's own, and goes into the
+        next turn's conversation; a failed turn is recorded and the next turns still run.
+        Turns already recorded (a resumed run) are replayed from their recorded text."""
+        scenario = item.scenario
+        conversation: list[dict[str, Any]] = list(scenario.messages)
+        for turn in range(1, len(scenario.turns) + 1):
+            conversation.append({"role": "user", "content": scenario.turns[turn - 1].user})
+            key = turn_key(item.key, turn)
+            record = store.records.get(key)
+            if record is None:
+                plan = (
+                    item.plan
+                    if turn == 1
+                    else self._compile(scenario, item.arm, conversation, turn)
+                )
+                seed = _seed(self.suite.spec.seed, scenario.id, item.length, item.sample, turn)
+                turn_item = replace(
+                    item,
+                    key=key,
+                    plan=plan,
+                    seed=seed,
+                    sampling=item.sampling.model_copy(
+                        update={"seed": seed, "max_tokens": self._max_tokens(item, plan)}
+                    ),
+                )
+                async with limit:
+                    record = await self._sample(turn_item, turn=turn, conversation=item.key)
+                store.append(record)
+                self._count(record)
+            conversation.append({"role": "assistant", "content": record["text"] or ""})
+
+    def _max_tokens(self, item: WorkItem, plan: Plan) -> int:
+        return item.length or self.suite.spec.sampling.max_tokens or plan.max_tokens
+
     def _check_compatible(self, store: ResultStore, items: list[WorkItem]) -> None:
-        by_key = {item.key: item for item in items}
+        by_key = {item.record_keys[0]: item for item in items}
         for key, record in store.records.items():
             item = by_key.get(key)
             if item is not None and record.get("plan_key") != item.plan.key:
@@ -281,8 +350,11 @@ class Evaluator:
         if self.on_progress is not None:
             self.on_progress(progress)
 
-    async def _sample(self, item: WorkItem) -> dict[str, Any]:
-        """One sample through the attempt pipeline, as its ``results.jsonl`` row."""
+    async def _sample(
+        self, item: WorkItem, *, turn: int | None = None, conversation: str | None = None
+    ) -> dict[str, Any]:
+        """One sample (or one turn of a conversation) through the attempt pipeline, as its
+        ``results.jsonl`` row."""
         cuts: list[UnitCut] = []
         window = self.window_for(item.scenario)
 
@@ -295,13 +367,14 @@ class Evaluator:
             item.plan,
             self.backend,
             item.sampling,
-            item.scenario.checks,
+            item.scenario.turn_checks(turn) if turn else item.scenario.checks,
             transport=Transport(retries=self.transport_retries, backoff_s=0.5, backoff_max_s=10.0),
             units=units,
         )
-        return self._record(item, attempt, cuts[0] if cuts else None, window).model_dump(
-            mode="json"
-        )
+        record = self._record(item, attempt, cuts[0] if cuts else None, window)
+        if turn is not None:
+            record = record.model_copy(update={"turn": turn, "conversation": conversation})
+        return record.model_dump(mode="json")
 
     def _record(
         self, item: WorkItem, attempt: Attempt, cut: UnitCut | None, window: int

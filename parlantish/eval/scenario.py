@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from parlantish.blueprint import Blueprint
@@ -14,7 +14,7 @@ from parlantish.blueprint.source import Problem
 from parlantish.checks import Check
 from parlantish.errors import UserError
 
-__all__ = ["LoadedScenario", "SuiteError", "messages_hash", "with_segments"]
+__all__ = ["LoadedScenario", "LoadedTurn", "SuiteError", "messages_hash", "with_segments"]
 
 
 class SuiteError(UserError):
@@ -27,8 +27,21 @@ class SuiteError(UserError):
 
 
 @dataclass(frozen=True)
+class LoadedTurn:
+    """One user turn: its message, its own checks, the earlier turns' checks it carries, and
+    variables that change at this turn (e.g. the instructions given so far)."""
+
+    user: str
+    own_checks: tuple[Check, ...] = ()
+    carried_checks: tuple[Check, ...] = ()
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class LoadedScenario:
-    """A scenario ready to compile: its blueprints loaded and checks built."""
+    """A scenario ready to compile: its blueprints loaded and checks built. With ``turns`` it
+    is a conversation rolled out turn by turn (``messages`` are what comes before the first);
+    ``checks`` apply at every turn."""
 
     id: str
     messages: tuple[dict[str, Any], ...]
@@ -36,6 +49,12 @@ class LoadedScenario:
     blueprint: Blueprint
     checks: tuple[Check, ...]
     messages_hash: str
+    turns: tuple[LoadedTurn, ...] = ()
+
+    def turn_checks(self, turn: int) -> tuple[Check, ...]:
+        """The checks on the reply at ``turn`` (1-based)."""
+        spec = self.turns[turn - 1]
+        return (*self.checks, *spec.carried_checks, *spec.own_checks)
 
 
 def messages_hash(messages: Any) -> str:

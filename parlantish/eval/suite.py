@@ -32,7 +32,13 @@ from parlantish.checks import Check, CheckSpecError, build_checks
 from parlantish.compiler import ARMS, validate_messages
 from parlantish.errors import Location, UserError
 from parlantish.eval.ifeval_import import is_jsonl, load_ifeval_scenarios
-from parlantish.eval.scenario import LoadedScenario, SuiteError, messages_hash, with_segments
+from parlantish.eval.scenario import (
+    LoadedScenario,
+    LoadedTurn,
+    SuiteError,
+    messages_hash,
+    with_segments,
+)
 
 __all__ = [
     "ArmSpec",
@@ -40,7 +46,9 @@ __all__ = [
     "ScenarioSpec",
     "SuiteFile",
     "Thresholds",
+    "TurnSpec",
     "load_suite",
+    "suite_for_csv",
     "suite_for_jsonl",
 ]
 
@@ -54,7 +62,9 @@ class ArmSpec(_Strict):
     ``repair``) and, for variants, another blueprint file."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    kind: Literal["blueprint", "direct", "cot", "stepwise", "repair"] = "blueprint"
+    kind: Literal["blueprint", "direct", "cot", "stepwise", "repair", "remind", "enforced"] = (
+        "blueprint"
+    )
     blueprint: str | None = Field(None, description="Blueprint file (relative to the suite).")
 
 
@@ -86,15 +96,31 @@ class Thresholds(_Strict):
     improvement: list[ImprovementThreshold] = Field(default_factory=list)
 
 
+class TurnSpec(_Strict):
+    """One user turn of a multi-turn scenario, and the checks on the reply to it."""
+
+    user: str = Field(min_length=1, description="What the user says at this turn.")
+    checks: list[str | dict[str, Any]] = Field(default_factory=list)
+    carry: bool = Field(False, description="The earlier turns' checks apply at this turn too.")
+
+
 class ScenarioSpec(_Strict):
-    """One conversation to sample."""
+    """One conversation to sample: ``messages`` (one turn), or ``turns`` after optional
+    leading ``messages`` (a rollout: each arm's own replies go into the next turn)."""
 
     id: str = Field(min_length=1)
-    messages: list[dict[str, Any]] = Field(min_length=1)
+    messages: list[dict[str, Any]] = Field(default_factory=list)
+    turns: list[TurnSpec] | None = Field(None, min_length=1, max_length=100)
     variables: dict[str, Any] = Field(default_factory=dict)
     blueprint: str | None = None
     checks: list[str | dict[str, Any]] = Field(default_factory=list)
     segments: SegmentsSpec | None = None
+
+    @model_validator(mode="after")
+    def _something_to_say(self) -> ScenarioSpec:
+        if not self.messages and not self.turns:
+            raise ValueError("a scenario needs `messages` or `turns`")
+        return self
 
 
 class SuiteFile(_Strict):
@@ -140,6 +166,7 @@ class LoadedSuite:
     arms: tuple[ArmSpec, ...]
     arm_blueprints: dict[str, Blueprint] = field(default_factory=dict)  # variants by arm name
     hash: str = ""
+    bad_rows: list[str] = field(default_factory=list)  # rows left out of an imported file
 
     @property
     def name(self) -> str:
@@ -234,13 +261,30 @@ def suite_for_jsonl(path: str | Path) -> LoadedSuite:
     return LoadedSuite(spec, str(path), tuple(scenarios), arms, {}, digest)
 
 
-def load_suite(path: str | Path) -> LoadedSuite:
+def suite_for_csv(path: str | Path, *, skip_bad: bool = False) -> LoadedSuite:
+    """A suite of default settings around a Multi-IF CSV file (``parlantish eval FILE.csv``):
+    multi-turn conversations, IFEval checks per turn. Bad rows are located errors, or with
+    ``skip_bad`` left out and listed in ``bad_rows``."""
+    from parlantish.eval.multiif_import import load_multiif_scenarios
+
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", Path(path).stem).lstrip("_.-") or "multiif"
+    spec = SuiteFile(suite=name, include=[str(path)])
+    scenarios, bad, digest = load_multiif_scenarios(path, skip_bad=skip_bad)
+    arms = tuple(ArmSpec(name=a, kind=a) for a in spec.arms if isinstance(a, str))  # type: ignore[arg-type]
+    suite = LoadedSuite(spec, str(path), tuple(scenarios), arms, {}, digest)
+    suite.bad_rows.extend(f"{row.location}: {row.message}" for row in bad)
+    return suite
+
+
+def load_suite(path: str | Path, *, skip_bad: bool = False) -> LoadedSuite:
     """Load a suite file (YAML/JSON) or an IFEval-format JSONL file as a suite.
 
     Raises ``SuiteError`` (located problems), ``BlueprintError`` for a referenced blueprint, or
     ``UserError``."""
     if is_jsonl(path):
         return suite_for_jsonl(path)
+    if str(path).lower().endswith(".csv"):
+        return suite_for_csv(path, skip_bad=skip_bad)
     doc, problems = read_source(path)
     if doc is None:
         raise SuiteError(problems)
@@ -308,11 +352,18 @@ def _scenario(
         *loader.checks(list(scenario.checks), *where, "checks"),
         *loader.checks(list(blueprint.spec.checks), *where, "blueprint"),
     ]
+    turns: list[LoadedTurn] = []
+    for number, turn in enumerate(scenario.turns or []):
+        own = loader.checks(list(turn.checks), *where, "turns", number, "checks")
+        carried = [c for earlier in turns for c in earlier.own_checks] if turn.carry else []
+        turns.append(LoadedTurn(turn.user, tuple(own), tuple(carried)))
+    hashed: Any = [scenario.messages, [t.user for t in turns]] if turns else scenario.messages
     return LoadedScenario(
         id=scenario.id,
         messages=tuple(scenario.messages),
         variables=dict(scenario.variables),
         blueprint=blueprint,
         checks=tuple(checks),
-        messages_hash=messages_hash(scenario.messages),
+        messages_hash=messages_hash(hashed),
+        turns=tuple(turns),
     )

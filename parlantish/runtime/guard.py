@@ -9,10 +9,19 @@ retried with backoff inside the call's deadline. Usage is summed over every atte
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,7 +54,7 @@ FALLBACK_SUFFIXES = (".yaml", ".yml", ".json")
 
 async def _streamed(
     run: Callable[..., Awaitable[Attempt]],
-) -> AsyncIterator[CheckpointEvent | TextDelta | Attempt]:
+) -> AsyncGenerator[CheckpointEvent | TextDelta | Attempt, None]:
     """Run one attempt with a stream sink, yielding its events as they come, then the attempt
     (closing this iterator early cancels the attempt, and with it the engine request)."""
     queue: asyncio.Queue[CheckpointEvent | TextDelta] = asyncio.Queue()
@@ -196,10 +205,13 @@ class Guard:
     ) -> AsyncIterator[CheckpointEvent | TextDelta | RetryEvent | FinalEvent]:
         """Like :meth:`areply`, yielding checkpoint answers and reply text as they are
         generated; a rejected attempt yields a ``RetryEvent``; the last event is ``FinalEvent``."""
-        async for event in self._run(
+        # Closing this stream closes the inner ones at once, cancelling the engine request.
+        events = self._run(
             messages, variables, output_type, deadline_s, temperature, seed, streaming=True
-        ):
-            yield event
+        )
+        async with contextlib.aclosing(events):
+            async for event in events:
+                yield event
 
     async def _run(
         self,
@@ -211,7 +223,7 @@ class Guard:
         seed: int | None,
         *,
         streaming: bool,
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, None]:
         started = time.perf_counter()
         model = output_type or self.output_type
         conversation = list(validate_messages(messages))
@@ -242,11 +254,12 @@ class Guard:
                 try:
                     if streaming:
                         attempt = None
-                        async for item in _streamed(run):
-                            if isinstance(item, Attempt):
-                                attempt = item
-                            else:
-                                yield item
+                        async with contextlib.aclosing(_streamed(run)) as items:
+                            async for item in items:
+                                if isinstance(item, Attempt):
+                                    attempt = item
+                                else:
+                                    yield item
                         assert attempt is not None
                     else:
                         attempt = await run()
