@@ -18,19 +18,15 @@ from pydantic import ValidationError
 
 from parlantish.errors import UserError
 from parlantish.eval import stats
-from parlantish.eval.records import ArmGroup, SampleRecord, load_record
+from parlantish.eval.length import length_analysis
+from parlantish.eval.records import ArmGroup, SampleRecord, as_records, first_validation_error
 from parlantish.eval.report_model import (
     REPORT_SCHEMA_VERSION,
     ArmSummary,
-    CheckLength,
     Comparison,
     Consistency,
     Cost,
-    HazardEntry,
     IfevalScores,
-    LengthAnalysis,
-    LrBin,
-    LrTest,
     McNemar,
     Overhead,
     Rate,
@@ -40,43 +36,17 @@ from parlantish.eval.report_model import (
     SignTest,
     ThresholdResult,
     ThresholdsOutcome,
-    TurnRate,
 )
 from parlantish.eval.suite import Thresholds
+from parlantish.eval.turns import per_turn
 
 __all__ = ["REPORT_VERSION", "as_records", "build_report", "length_analysis", "per_turn"]
 
 REPORT_VERSION = REPORT_SCHEMA_VERSION
-MAX_CURVE_POINTS = 200
 BASELINE_KINDS = ("direct", "cot")
 OUTPUT_ERRORS = ("cut", "malformed")
 
 Records = Sequence[SampleRecord]
-
-
-def as_records(records: Iterable[SampleRecord | Mapping[str, Any]]) -> list[SampleRecord]:
-    """Records as ``SampleRecord``s: rows read from a results file are validated (and upgraded
-    when written before ``schema_version``)."""
-    result = []
-    for r in records:
-        if isinstance(r, SampleRecord):
-            result.append(r)
-            continue
-        try:
-            result.append(load_record(dict(r)))
-        except ValidationError as e:
-            raise UserError(
-                f"results record {r.get('key')!r} does not match the results schema: "
-                f"{_first_error(e)}",
-                hint="results.jsonl is written by `parlantish eval`; do not edit it by hand",
-            ) from e
-    return result
-
-
-def _first_error(e: ValidationError) -> str:
-    error = e.errors()[0]
-    where = ".".join(map(str, error["loc"]))
-    return f"{where}: {error['msg']}" if where else error["msg"]
 
 
 def _rate(passed: int, n: int) -> Rate:
@@ -164,108 +134,6 @@ def _cost(records: Records) -> Cost | None:
     )
 
 
-def _thin(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
-    if len(points) <= MAX_CURVE_POINTS:
-        return [(float(x), float(y)) for x, y in points]
-    step = len(points) / MAX_CURVE_POINTS
-    chosen = [points[int(i * step)] for i in range(MAX_CURVE_POINTS)] + [points[-1]]
-    return [(float(x), float(y)) for x, y in chosen]
-
-
-def _exposures(records: Records, check: str | None) -> list[stats.Exposure]:
-    exposures = []
-    for record in records:
-        units = record.length_units
-        if record.error or units is None or not units.locatable_checks or not units.tokens:
-            continue
-        if check is None:
-            event = units.first_violation
-        else:
-            matching = [c for c in record.checks if c.name == check and c.locatable]
-            if not matching:
-                continue
-            located = [c.first_violation for c in matching if c.first_violation]
-            event = min(located) if located else None
-        exposures.append(stats.Exposure(tuple(units.tokens), event))
-    return exposures
-
-
-def _conclusion(fit: stats.RateFit, test: stats.LikelihoodRatioTest, outputs: int) -> str:
-    if outputs == 0:
-        return "no output has a check that can be located along the text"
-    if fit.events == 0:
-        return f"no violation in {outputs} outputs (e <= {fit.high:.2g} per token at 95%)"
-    if test.df == 0:
-        return (
-            f"e = {fit.e:.3g} per token; too few positions observed to test whether it is constant"
-        )
-    if test.p_value >= 0.05:
-        return (
-            f"errors compound at a constant rate: not rejected (p={test.p_value:.3g}); "
-            f"e = {fit.e:.3g} per token"
-        )
-    return f"hazard {test.trend} with position: a constant rate is rejected (p={test.p_value:.3g})"
-
-
-def length_analysis(records: Sequence[SampleRecord | Mapping[str, Any]]) -> LengthAnalysis:
-    """Survival, hazard, the constant-rate fit and its likelihood-ratio test for one group."""
-    records = as_records(records)
-    exposures = _exposures(records, None)
-    fit = stats.fit_constant_rate(exposures)
-    test = stats.constant_rate_lr_test(exposures)
-    longest = max((x.end_token for x in exposures), default=0)
-    per_check = {}
-    names = sorted({c.name for r in records for c in r.checks if c.locatable})
-    for name in names:
-        check_exposures = _exposures(records, name)
-        check_fit = stats.fit_constant_rate(check_exposures)
-        per_check[name] = CheckLength(
-            outputs=len(check_exposures),
-            violations=check_fit.events,
-            e=check_fit.e,
-            e_ci=(check_fit.low, check_fit.high),
-        )
-    return LengthAnalysis(
-        units=sorted({r.length_units.kind for r in records if r.length_units}),
-        outputs=len(exposures),
-        violations=fit.events,
-        tokens_observed=fit.tokens,
-        e=fit.e,
-        e_ci=(fit.low, fit.high),
-        survival=_thin(stats.kaplan_meier(exposures)),
-        predicted=[(n, fit.survival(n)) for n in _grid(longest)],
-        hazard=[
-            HazardEntry(
-                unit=p.unit,
-                start_token=p.start_token,
-                end_token=p.end_token,
-                at_risk=p.at_risk,
-                events=p.events,
-                per_token=p.per_token,
-            )
-            for p in stats.hazard_by_unit(exposures)
-        ],
-        lr_test=LrTest(
-            statistic=test.statistic,
-            df=test.df,
-            p_value=test.p_value,
-            trend=test.trend,  # type: ignore[arg-type]
-            bins=[
-                LrBin(units=(first, last), e=f.e, events=f.events, tokens=f.tokens)
-                for first, last, f in test.bins
-            ],
-        ),
-        conclusion=_conclusion(fit, test, len(exposures)),
-        per_check=per_check,
-    )
-
-
-def _grid(longest: float, points: int = 50) -> list[float]:
-    if longest <= 0:
-        return [0.0]
-    return [longest * i / points for i in range(points + 1)]
-
-
 def _arm_summary(group: ArmGroup, records: Records) -> ArmSummary:
     judged = _judged(records)
     rate = _rate(sum(1 for r in judged if r.passed), len(judged))
@@ -282,39 +150,6 @@ def _arm_summary(group: ArmGroup, records: Records) -> ArmSummary:
         ifeval=_ifeval(judged),
         per_turn=per_turn(judged),
     )
-
-
-def per_turn(judged: Records) -> list[TurnRate]:
-    """Pass rate per turn of multi-turn records, with retention of turn 1's instructions."""
-    turns = sorted({r.turn for r in judged if r.turn is not None})
-    first = {r.conversation: {c.name for c in r.checks} for r in judged if r.turn == 1}
-    result = []
-    for turn in turns:
-        at = [r for r in judged if r.turn == turn]
-        passed = sum(1 for r in at if r.passed)
-        low, high = stats.wilson_interval(passed, len(at))
-        retention = None
-        if turn > 1:
-            kept = checked = 0
-            for record in at:
-                names = first.get(record.conversation, set())
-                for check in record.checks:
-                    if check.name in names:
-                        checked += 1
-                        kept += check.passed
-            retention = kept / checked if checked else None
-        result.append(
-            TurnRate(
-                turn=turn,
-                n=len(at),
-                passed=passed,
-                pass_rate=passed / len(at),
-                ci_low=low,
-                ci_high=high,
-                retention=retention,
-            )
-        )
-    return result
 
 
 def _compare(
@@ -490,7 +325,7 @@ def build_report(
         thresholds = Thresholds.model_validate(run.thresholds)
     except ValidationError as e:
         raise UserError(
-            f"the run's manifest (run.json) is not readable: {_first_error(e)}",
+            f"the run's manifest (run.json) is not readable: {first_validation_error(e)}",
             hint="run.json is written by `parlantish eval`",
         ) from e
     if rows:  # a run without run.json (or an older one) is named by its records

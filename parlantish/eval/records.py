@@ -7,9 +7,12 @@ meaning of a field raises ``schema_version``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from parlantish.errors import UserError
 
 __all__ = [
     "RESULTS_SCHEMA_VERSION",
@@ -21,6 +24,8 @@ __all__ = [
     "LengthUnits",
     "SampleRecord",
     "UsageRecord",
+    "as_records",
+    "first_validation_error",
     "load_record",
     "results_json_schema",
 ]
@@ -206,3 +211,29 @@ def results_json_schema() -> dict[str, Any]:
     """The JSON Schema of one ``results.jsonl`` row, generated from ``SampleRecord``."""
     schema = SampleRecord.model_json_schema(mode="serialization")
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
+
+
+def as_records(records: Iterable[SampleRecord | Mapping[str, Any]]) -> list[SampleRecord]:
+    """Records as ``SampleRecord``s: rows read from a results file are validated (and upgraded
+    when written before ``schema_version``)."""
+    result = []
+    for r in records:
+        if isinstance(r, SampleRecord):
+            result.append(r)
+            continue
+        try:
+            result.append(load_record(dict(r)))
+        except ValidationError as e:
+            raise UserError(
+                f"results record {r.get('key')!r} does not match the results schema: "
+                f"{first_validation_error(e)}",
+                hint="results.jsonl is written by `parlantish eval`; do not edit it by hand",
+            ) from e
+    return result
+
+
+def first_validation_error(e: ValidationError) -> str:
+    """The first problem of a validation error, as ``where: what``."""
+    error = e.errors()[0]
+    where = ".".join(map(str, error["loc"]))
+    return f"{where}: {error['msg']}" if where else error["msg"]
