@@ -45,6 +45,11 @@ MAX_INT_BITS = 100_000
 MAX_LIPSUM = 20
 
 _LOOP_GUARD = "parlantish_loop_guard"
+# Filters and str methods whose integer arguments are widths or counts of what they build.
+_WIDTH_FILTERS = frozenset(
+    {"center", "indent", "wordwrap", "truncate", "batch", "slice", "tojson", "pprint", "round"}
+)
+_WIDTH_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
 _WIDTH = re.compile(r"%[-+ #0]*(\*|\d+)|\{[^{}]*:[^{}]*?(\d+)[^{}]*\}")
 
 
@@ -119,7 +124,8 @@ def _guarded_filter(name: str, function: Callable[..., Any]) -> Callable[..., An
     def bounded(*args: Any, **kwargs: Any) -> Any:
         _tick()
         values = [a for a in args if not _is_context(a)]
-        _small_ints([*values[1:], *kwargs.values()])
+        if name in _WIDTH_FILTERS:
+            _small_ints([*values[1:], *kwargs.values()])
         if name == "replace" and len(values) >= 3:
             _expect(_replace_size(*values[:3]))
         elif name == "join" and values:
@@ -221,7 +227,8 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
                 items = list(args[0])
                 _expect(_join_size(items, owner))
                 args = (items, *args[1:])
-            _small_ints([*args, *kwargs.values()])
+            if method in _WIDTH_METHODS:
+                _small_ints([*args, *kwargs.values()])
         return _checked(super().call(__context, __obj, *args, **kwargs))
 
     def getattr(self, obj: Any, attribute: str) -> Any:

@@ -78,3 +78,8 @@ def test_ordinary_templates_still_render():
     )
     out = render_template(source, {"x": "hi", "items": ["p", "q"]}, WHERE)
     assert out == "012|   a b   |   hi|   7|p, q|ababab|1024"
+
+
+def test_large_numbers_that_are_not_widths_are_fine():
+    source = "{{ missing|default(50000) }} {{ 'a,b'.split(',', 20000) }} {{ 123456 + n }}"
+    assert render_template(source, {"n": 1}, WHERE) == "50000 ['a', 'b'] 123457"
