@@ -144,6 +144,13 @@ def _load_spec(
     except ValidationError as e:
         return None, {}, pydantic_problems(doc, e)
     locations = _template_locations(doc, spec)
+    fallback = spec.on_fail.fallback if spec.on_fail else None
+    if fallback is not None and fallback.endswith((".yaml", ".yml", ".json")):
+        try:
+            resolve_reference(fallback, doc.path, roots)
+        except FileRefused as e:
+            where = doc.locate(("on_fail", "fallback"))
+            return None, {}, [Problem(where, f"on_fail.fallback: {e.message} ({e.hint})")]
     if spec.extends is None:
         return spec, locations, []
     extends_at = doc.locate(("extends",))

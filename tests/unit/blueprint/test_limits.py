@@ -158,3 +158,18 @@ def test_a_backtracking_pattern_fails_its_check_without_hanging():
     result = check("a" * 5000 + "!")
     assert time.monotonic() - started < 3
     assert not result.passed and "took longer than" in result.detail
+
+
+def test_a_fallback_blueprint_outside_the_roots_is_located(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    path = project / "bp.yaml"
+    path.write_text(MINIMAL + "on_fail:\n  then: fallback\n  fallback: ../other.yaml\n")
+    problems = [str(p) for p in lint_file(path)]
+    assert problems == [
+        f"{path}:6:13: on_fail.fallback: '../other.yaml' resolves outside the allowed folders "
+        "(allow its folder with --allow-root or $PARLANTISH_ALLOW_ROOTS)"
+    ]
+    path.write_text(MINIMAL + "on_fail:\n  then: fallback\n  fallback: other.yaml\n")
+    assert lint_file(path) == []
