@@ -21,6 +21,7 @@ from parlantish.backends import Backend
 from parlantish.compiler import ARMS, ParsedOutput, Plan, compile_plan
 from parlantish.core import SamplingSettings
 from parlantish.errors import UserError
+from parlantish.eval.lock import lock_output
 from parlantish.eval.manifest import MANIFEST_FILE, Progress, run_manifest
 from parlantish.eval.records import (
     ArmGroup,
@@ -213,6 +214,7 @@ class Evaluator:
     async def arun(self) -> ResultStore:
         """Run every sample not yet in ``OUT/results.jsonl``; returns the (closed) store."""
         items = self.plan()
+        lock = lock_output(self.out)  # a second run on this folder fails here, naming the PID
         store = ResultStore(self.out).open()
         try:
             self._check_compatible(store, items)
@@ -241,6 +243,7 @@ class Evaluator:
             await asyncio.gather(*(one(item) for item in todo))
         finally:
             store.close()
+            lock.release()
         return store
 
     async def _rollout(self, item: WorkItem, store: ResultStore, limit: asyncio.Semaphore) -> None:

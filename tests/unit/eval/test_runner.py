@@ -144,3 +144,14 @@ def test_pool_spreads_by_least_outstanding_and_fails_over(suite_file, tmp_path):
     assert stats["scripted:b"]["failures"] >= 1 and not stats["scripted:b"]["in_rotation"]
     assert stats["scripted:a"]["completed"] > 0 and stats["scripted:c"]["completed"] > 0
     assert stats["scripted:a"]["completed"] + stats["scripted:c"]["completed"] == 12
+
+
+def test_a_second_run_on_a_folder_in_use_fails_at_once_naming_the_holder(suite_file, tmp_path):
+    from parlantish.eval.lock import OutputLockedError, lock_output
+
+    holder = str(__import__("os").getpid())
+    with lock_output(tmp_path), pytest.raises(OutputLockedError, match=holder):
+        evaluator(suite_file, tmp_path).run()
+    assert not (tmp_path / "results.jsonl").exists() or not read_results(tmp_path / "results.jsonl")
+    evaluator(suite_file, tmp_path).run()  # free again: the run goes ahead
+    assert len(read_results(tmp_path / "results.jsonl")) == 18
