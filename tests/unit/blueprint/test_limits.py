@@ -156,7 +156,7 @@ def test_a_backtracking_pattern_fails_its_check_without_hanging():
     check = build_check(blueprint.spec.checks[0])
     started = time.monotonic()
     result = check("a" * 5000 + "!")
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 10  # a hang would take hours; the limit is 0.2 s
     assert not result.passed and "took longer than" in result.detail
 
 
