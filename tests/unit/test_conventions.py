@@ -24,6 +24,16 @@ ALLOWED = {
     "eval": {"errors", "paths", "core", "backends", "checks", "blueprint", "compiler", "runtime"},
     "reports": {"errors", "core", "eval"},
     "server": {"errors", "core", "backends", "checks", "blueprint", "compiler", "runtime"},
+    "testing": {
+        "errors",
+        "core",
+        "backends",
+        "checks",
+        "blueprint",
+        "compiler",
+        "runtime",
+        "eval",
+    },
     "cli": {
         "errors",
         "core",
