@@ -140,8 +140,13 @@ class ArqLayout:
 _REPLY_START = re.compile(r'"reply"\s*:\s*"')
 
 
+_SURROGATE_PAIR = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+_HIGH_SURROGATE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}")
+
+
 def _decode_partial_json_string(body: str) -> str:
-    """The complete part of a JSON string body (up to its closing quote, if written yet)."""
+    """The complete part of a JSON string body (up to its closing quote, if written yet); an
+    escaped surrogate pair is decoded whole, and a high surrogate waits for its partner."""
     out: list[str] = []
     i = 0
     while i < len(body):
@@ -150,6 +155,12 @@ def _decode_partial_json_string(body: str) -> str:
             break
         if char == "\\":
             width = 6 if body[i + 1 : i + 2] == "u" else 2
+            if width == 6 and _HIGH_SURROGATE.match(body, i):
+                if not _SURROGATE_PAIR.match(body, i):
+                    if i + 12 > len(body):
+                        break  # its low surrogate is not written yet
+                else:
+                    width = 12
             if i + width > len(body):
                 break
             out.append(json.loads(f'"{body[i : i + width]}"'))

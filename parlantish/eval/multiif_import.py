@@ -105,10 +105,12 @@ def _checks(number: int, ids: list[Any], kwargs: list[Any]) -> tuple[list[Any], 
 def _scenario(row: dict[str, str], blueprint: Blueprint, number: int) -> LoadedScenario:
     turns: list[LoadedTurn] = []
     texts: list[str] = []
-    for turn in range(1, MAX_TURNS + 1):
+    present = [n for n in range(1, MAX_TURNS + 1) if (row.get(f"turn_{n}_prompt") or "").strip()]
+    if present and present != list(range(1, len(present) + 1)):
+        raise _RowError(f"turns {present} leave a gap: a conversation's turns run 1, 2, 3, …")
+    for turn in present:
         found = _turn(row, turn)
-        if found is None:
-            break
+        assert found is not None
         content, ids, kwargs = found
         checks, rules = _checks(turn, ids, kwargs)
         turns.append(LoadedTurn(content, tuple(checks), (), {"rules": rules}))
@@ -143,10 +145,29 @@ def load_multiif_scenarios(
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise SuiteError([Problem(Location(str(path), 1, 1), f"not UTF-8 text: {e}")]) from e
-    csv.field_size_limit(MAX_CSV_BYTES)
+    previous_limit = csv.field_size_limit(MAX_CSV_BYTES)
+    try:
+        return _read(path, text, data, skip_bad=skip_bad, limit=limit)
+    finally:
+        csv.field_size_limit(previous_limit)
+
+
+def _read(
+    path: Path, text: str, data: bytes, *, skip_bad: bool, limit: int | None
+) -> tuple[list[LoadedScenario], list[BadRow], str]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     columns = reader.fieldnames or []
-    if not any(_TURN.match(column) for column in columns):
+    turn_columns = [int(m.group(1)) for m in map(_TURN.match, columns) if m]
+    missing = [
+        f"turn_{n}_{part}"
+        for n in turn_columns
+        for part in ("instruction_id_list", "kwargs")
+        if f"turn_{n}_{part}" not in columns
+    ]
+    if missing or any(n > MAX_TURNS for n in turn_columns):
+        why = f"missing columns {missing}" if missing else f"more than {MAX_TURNS} turns"
+        raise SuiteError([Problem(Location(str(path), 1, 1), f"not a usable Multi-IF file: {why}")])
+    if not turn_columns:
         raise SuiteError(
             [Problem(Location(str(path), 1, 1), "no turn_1_prompt column: not a Multi-IF CSV file")]
         )

@@ -219,14 +219,14 @@ class Evaluator:
         try:
             self._check_compatible(store, items)
             if self.retry_errors:
-                store.drop(k for k, r in store.records.items() if r.get("error_kind") == "backend")
+                store.drop(self._errored(store))
             write_atomic(
                 self.out / MANIFEST_FILE,
                 _json(run_manifest(self.suite, self.backend, self.settings())),
             )
             todo = [i for i in items if any(k not in store.records for k in i.record_keys)]
             total = sum(len(i.record_keys) for i in items)
-            left = sum(len(i.record_keys) for i in todo)
+            left = sum(1 for i in todo for k in i.record_keys if k not in store.records)
             self.progress = Progress(total=total, skipped=total - left)
             self.progress.done = self.progress.skipped
             limit = asyncio.Semaphore(self.concurrency)
@@ -281,11 +281,34 @@ class Evaluator:
     def _max_tokens(self, item: WorkItem, plan: Plan) -> int:
         return item.length or self.suite.spec.sampling.max_tokens or plan.max_tokens
 
-    def _check_compatible(self, store: ResultStore, items: list[WorkItem]) -> None:
-        by_key = {item.record_keys[0]: item for item in items}
+    @staticmethod
+    def _errored(store: ResultStore) -> set[str]:
+        """Keys to run again with ``retry_errors``: backend errors, and every later turn of a
+        conversation whose turn errored (it was rolled out after an empty reply)."""
+        doomed = {k for k, r in store.records.items() if r.get("error_kind") == "backend"}
+        first_failed: dict[str, int] = {}
+        for key in doomed:
+            record = store.records[key]
+            if record.get("conversation") and record.get("turn"):
+                conversation = record["conversation"]
+                first_failed[conversation] = min(
+                    record["turn"], first_failed.get(conversation, record["turn"])
+                )
         for key, record in store.records.items():
-            item = by_key.get(key)
-            if item is not None and record.get("plan_key") != item.plan.key:
+            turn = first_failed.get(record.get("conversation") or "")
+            if turn is not None and (record.get("turn") or 0) > turn:
+                doomed.add(key)
+        return doomed
+
+    def _check_compatible(self, store: ResultStore, items: list[WorkItem]) -> None:
+        first_keys = {item.record_keys[0]: item for item in items}
+        turn_keys = {key: item for item in items for key in item.record_keys[1:]}
+        for key, record in store.records.items():
+            item = first_keys.get(key)
+            later = turn_keys.get(key)
+            if (item is not None and record.get("plan_key") != item.plan.key) or (
+                later is not None and record.get("messages_hash") != later.scenario.messages_hash
+            ):
                 raise UserError(
                     f"{store.path} holds sample {key!r} from a different suite or blueprint "
                     "(its compiled request differs)",

@@ -277,7 +277,7 @@ class Guard:
                     break
                 if streaming and index < self.policy.retries:
                     yield RetryEvent(index, attempt.rejected_because or attempt.error or "")
-                if self.policy.reask and attempt.raw is not None:
+                if self.policy.reask and attempt.raw is not None and index < self.policy.retries:
                     plan = self.plan(self._reask(conversation, attempt), variables, model, enforce)
         last = attempts[-1]
         if last.accepted:

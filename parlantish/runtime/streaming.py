@@ -4,6 +4,7 @@ parser finds them (``parlantish.compiler.stream``), a rejected attempt, the fina
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,7 @@ async def attempt_events(
     (closing this iterator early cancels the attempt, and with it the engine request)."""
     queue: asyncio.Queue[CheckpointEvent | TextDelta] = asyncio.Queue()
     task = asyncio.ensure_future(run(sink=queue.put_nowait))
+    getter: asyncio.Future[CheckpointEvent | TextDelta] | None = None
     try:
         while True:
             getter = asyncio.ensure_future(queue.get())
@@ -59,5 +61,10 @@ async def attempt_events(
             yield task.result()
             return
     finally:
+        if getter is not None and not getter.done():
+            getter.cancel()
         if not task.done():
             task.cancel()
+            # Wait for the cancellation to reach the backend (its engine request is aborted).
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

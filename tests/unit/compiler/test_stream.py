@@ -80,3 +80,8 @@ def test_streamed_text_is_what_the_parser_reads(name, variables, arm, segments, 
     events = feed_in_pieces(plan.layout.stream_parser(), text, size)
     streamed = "".join(e.text for e in events if isinstance(e, TextDelta))
     assert plan.parse(text).text.startswith(streamed)
+
+
+def test_an_escaped_surrogate_pair_streams_as_one_character():
+    assert _decode_partial_json_string('hi \\ud83d\\ude00 there"') == "hi \U0001f600 there"
+    assert _decode_partial_json_string("hi \\ud83d") == "hi "  # its partner is not written yet

@@ -239,3 +239,18 @@ def test_the_cli_lists_skipped_rows_before_anything_loads(tmp_path):
     )
     assert "skipped" in result.output and "kwargs" in result.output
     assert isinstance(result.exception, UserError) and "nope" in str(result.exception)
+
+
+def test_a_gap_between_turns_is_a_located_error(tmp_path):
+    path = tmp_path / "gap.csv"
+    gap = {**ROWS[0], "turn_2_prompt": ""}
+    multiif_csv(path, [gap])
+    with pytest.raises(UserError, match="gap"):
+        load_suite(path)
+
+
+def test_a_file_without_instruction_columns_is_refused(tmp_path):
+    path = tmp_path / "bare.csv"
+    path.write_text('key,turn_1_prompt\n1,"{""role"": ""user"", ""content"": ""hi""}"\n')
+    with pytest.raises(UserError, match="missing columns"):
+        load_suite(path)
