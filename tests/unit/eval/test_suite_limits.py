@@ -87,6 +87,7 @@ GOOD_LINE = {"key": 1, "prompt": "hi", "instruction_id_list": ["punctuation:no_c
     ("record", "message"),
     [
         ({**GOOD_LINE, "kwargs": [5]}, "kwargs must be an object"),
+        ({**GOOD_LINE, "instruction_id_list": True}, "must be lists"),
         ({**GOOD_LINE, "kwargs": [[1, 2]]}, "kwargs must be an object"),
         ({**GOOD_LINE, "kwargs": ["x"]}, "kwargs must be an object"),
         ({**GOOD_LINE, "instruction_id_list": [["x"]]}, "must be a string"),
