@@ -2,6 +2,8 @@
 
 import json
 import re
+import subprocess
+import sys
 
 pytest_plugins = ["pytester"]
 
@@ -159,3 +161,30 @@ def test_guarded(guard, parlantish_backend):
 """
     )
     scripted.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_two_workers_recording_into_one_folder_replay_together(scripted, tmp_path):
+    # What pytest-xdist workers do: separate processes, each with its own backend, one folder.
+    scripted.makepyfile(test_agent=TESTS)
+    folder = tmp_path / "shared"
+    workers = [
+        scripted.popen(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-p",
+                "no:cacheprovider",
+                "-q",
+                "--parlantish-record",
+                str(folder),
+                f"test_agent.py::{name}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name in ("test_keeps_the_refund_policy", "test_promises_refunds")
+    ]
+    assert sorted(worker.wait(timeout=120) for worker in workers) == [0, 1]
+    replayed = scripted.runpytest("-p", "no:cacheprovider", "--parlantish-replay", str(folder))
+    replayed.assert_outcomes(passed=1, failed=1)
