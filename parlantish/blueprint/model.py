@@ -184,6 +184,12 @@ class BlueprintFile(_Strict):
         description="Checks on the reply: a name, or {name: parameters} (`parlantish check list`).",
     )
     on_fail: OnFail | None = Field(None, description="Policy when checks fail.")
+    enforce: Literal["auto"] | bool | None = Field(
+        None,
+        description="Compile the checks the reply's constraint can guarantee into it: auto (what "
+        "compiles), true (every check; one that cannot compile is an error), false (none). Unset: "
+        "the arm decides (the enforced arm auto, the others off). A check's own enforce wins.",
+    )
     execution: Literal["auto", "fused", "stepwise"] = Field(
         "auto",
         description="Long-form replies: fused (one request, forced text decoded), stepwise (one "

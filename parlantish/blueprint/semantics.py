@@ -14,6 +14,7 @@ from parlantish.blueprint.model import AnswerSpec, SegmentsSpec, VariableSpec
 from parlantish.blueprint.source import Problem
 from parlantish.blueprint.templates import check_template
 from parlantish.checks import CheckSpecError, build_check
+from parlantish.checks.enforce import plan_enforcement, resolve_mode
 from parlantish.checks.patterns import PatternTimeout, pattern_problem, safe_validator
 
 if TYPE_CHECKING:
@@ -228,12 +229,40 @@ def _template_problems(blueprint: Blueprint) -> Iterator[Problem]:
 
 
 def _check_problems(blueprint: Blueprint) -> Iterator[Problem]:
+    built = []
     for index, spec in enumerate(blueprint.spec.checks):
         try:
-            build_check(spec, ("checks", index))
+            built.append((index, build_check(spec, ("checks", index))))
         except CheckSpecError as e:
             hint = f" ({e.hint})" if e.hint else ""
             yield Problem(blueprint.locate("checks", index), f"{e.message}{hint}")
+    default = blueprint.spec.enforce if blueprint.spec.enforce is not None else False
+    layout_note = reply_enforce_note(blueprint)
+    checks = [check for _, check in built]
+    for position, (index, check) in enumerate(built):
+        if resolve_mode(check, default) is not True:
+            continue
+        # Tried with the checks before it, merged in order as the compiler does.
+        enforcement = plan_enforcement(
+            checks[: position + 1], default, layout_note=layout_note, strict=False
+        )
+        decision = enforcement.decisions[-1]
+        if not decision.enforced:
+            yield Problem(
+                blueprint.locate("checks", index),
+                f"check {check.name!r} has enforce: true but cannot be enforced: {decision.why} "
+                "(set enforce: auto to remind it instead)",
+            )
+
+
+def reply_enforce_note(blueprint: Blueprint) -> str | None:
+    """Why the blueprint's own layout takes no text rule, or ``None`` when it does (long-form
+    replies do; ARQ replies are a JSON string and typed replies are JSON)."""
+    if blueprint.spec.reply.type == "object":
+        return "the reply is a JSON object"
+    if blueprint.spec.segments is None:
+        return "the ARQ reply is a JSON string (not compiled)"
+    return None
 
 
 def semantic_problems(blueprint: Blueprint) -> list[Problem]:

@@ -141,6 +141,9 @@ class Check:
     type: CheckType
     params: CheckParams
     label: str = field(default="")
+    #: Whether the reply's constraint should guarantee this check: ``"auto"``, ``True``,
+    #: ``False``, or ``None`` (the blueprint's or the arm's choice).
+    enforce: bool | str | None = None
 
     @property
     def name(self) -> str:
@@ -241,8 +244,18 @@ def get_check_type(name: str, path: tuple[Any, ...] = ()) -> CheckType:
 
 def build_check(spec: Any, path: tuple[Any, ...] = ()) -> Check:
     """A check from its file form: ``"name"``, ``{name: params}``, or
-    ``{check: name, label: …, <params>}``."""
+    ``{check: name, label: …, <params>}``; either mapping may add ``enforce: auto|true|false``."""
     label = ""
+    enforce: bool | str | None = None
+    if isinstance(spec, dict) and "enforce" in spec:
+        spec = dict(spec)
+        enforce = spec.pop("enforce")
+        if enforce not in ("auto", True, False):
+            raise CheckSpecError(
+                f"enforce must be auto, true or false, got {enforce!r}",
+                path=path,
+                hint="enforce: auto enforces the check where the constraint can guarantee it",
+            )
     if isinstance(spec, str):
         name, raw = spec, None
     elif isinstance(spec, dict) and "check" in spec:
@@ -261,7 +274,9 @@ def build_check(spec: Any, path: tuple[Any, ...] = ()) -> Check:
     if not isinstance(name, str):
         raise CheckSpecError(f"a check name must be text, got {name!r}", path=path)
     check = get_check_type(name, path).bind(raw, path)
-    return Check(check.type, check.params, label) if label else check
+    return (
+        Check(check.type, check.params, label, enforce) if label or enforce is not None else check
+    )
 
 
 def build_checks(specs: Sequence[Any], path: tuple[Any, ...] = ("checks",)) -> list[Check]:

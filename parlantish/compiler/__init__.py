@@ -1,6 +1,11 @@
 """The compiler: blueprints → plans (rendered messages + one structured-output constraint)."""
 
-from parlantish.compiler.compile import clear_cache, compile_plan, validate_messages
+from parlantish.compiler.compile import (
+    clear_cache,
+    compile_plan,
+    explain_tiers,
+    validate_messages,
+)
 from parlantish.compiler.examples import example_answer, example_output
 from parlantish.compiler.plan import (
     ARMS,
@@ -22,5 +27,6 @@ __all__ = [
     "compile_plan",
     "example_answer",
     "example_output",
+    "explain_tiers",
     "validate_messages",
 ]

@@ -10,12 +10,13 @@ from typing import Any, Literal
 
 import jsonschema
 
+from parlantish.checks.enforce import TextRule
 from parlantish.compiler.answers import nest_schema
 from parlantish.compiler.plan import OutputParseError, ParsedOutput
 from parlantish.compiler.stream import NoVisibleText, PlainText, StreamParser
 from parlantish.core.constraints import Constraint
 
-__all__ = ["CotJsonLayout", "CotTextLayout", "DirectLayout", "reply_text"]
+__all__ = ["CotJsonLayout", "CotTextLayout", "DirectLayout", "reply_text", "text_elements"]
 
 REASONING_MAX_CHARS = 1200
 REASONING_MAX_TOKENS = 300
@@ -23,15 +24,57 @@ REPLY_MARKER = "\n[Reply]\n"
 REASONING_PREFIX = "Reasoning: "
 
 
+def text_elements(
+    rule: TextRule, max_tokens: int, *, first: bool = True, last: bool = True
+) -> list[dict[str, Any]]:
+    """Format-tree elements of reply text under an enforced ``rule``: the forced start (when
+    ``first``), free text without the excluded strings, the forced end (when ``last``)."""
+    elements: list[dict[str, Any]] = []
+    if first and rule.head:
+        elements.append({"type": "const_string", "value": rule.head})
+    if first and rule.lead:
+        elements.append({"type": "regex", "pattern": rule.lead})
+    free: dict[str, Any] = {"type": "any_text", "max_tokens": max_tokens}
+    if rule.excludes:
+        free["excludes"] = list(rule.excludes)
+    elements.append(free)
+    if last and rule.tail:
+        elements.append({"type": "const_string", "value": rule.tail})
+    return elements
+
+
+def wrap_text(rule: TextRule | None, text: str) -> str:
+    """``text`` with the rule's forced start and end added where it lacks them (examples)."""
+    if rule is None:
+        return text
+    if not text.startswith(rule.head):
+        text = rule.head + text
+    if not text.endswith(rule.tail):
+        text += rule.tail
+    return text
+
+
 @dataclass(frozen=True)
 class DirectLayout:
-    """A plain reply: free text (no constraint), or JSON when the reply is typed."""
+    """A plain reply: free text (no constraint, or the enforced ``rule`` as a structural tag),
+    or JSON when the reply is typed."""
 
     reply_schema: dict[str, Any] | None
     budget: int
     mode: str = "plain"
+    rule: TextRule | None = None
+    target: Literal["structural_tag", "grammar"] = "structural_tag"
+
+    def format_tree(self) -> dict[str, Any] | None:
+        """The enforced reply as a structural-tag format, or ``None`` when nothing is enforced."""
+        if self.rule is None or self.reply_schema is not None:
+            return None
+        return {"type": "sequence", "elements": text_elements(self.rule, self.budget)}
 
     def constraint(self) -> Constraint | None:
+        tree = self.format_tree()
+        if tree is not None:
+            return Constraint.from_format(tree, self.target)
         return Constraint.json_schema(self.reply_schema, check=False) if self.reply_schema else None
 
     def stream_parser(self) -> StreamParser:
@@ -40,10 +83,10 @@ class DirectLayout:
     def example(self, reply: Any, answers: Mapping[str, Any], reasoning: str) -> str:
         if self.reply_schema is not None:
             return json.dumps(reply, ensure_ascii=False)
-        return reply_text(reply)
+        return wrap_text(self.rule, reply_text(reply))
 
     def max_tokens(self) -> int:
-        return self.budget
+        return self.budget + (len(self.rule.head + self.rule.tail) if self.rule else 0)
 
     def parse(self, text: str) -> ParsedOutput:
         if self.reply_schema is None:

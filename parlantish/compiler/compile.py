@@ -11,15 +11,18 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from parlantish.blueprint.loader import Blueprint
 from parlantish.blueprint.model import AnswerSpec
+from parlantish.blueprint.semantics import reply_enforce_note
 from parlantish.blueprint.templates import clear_template_cache, render_template
 from parlantish.blueprint.variables import resolve_variables
+from parlantish.checks import Check, build_checks
+from parlantish.checks.enforce import Enforcement, EnforceMode, plan_enforcement
 from parlantish.compiler.answers import answer_json_schema
 from parlantish.compiler.arq import ArqLayout
 from parlantish.compiler.baselines import CotJsonLayout, CotTextLayout, DirectLayout
@@ -29,12 +32,12 @@ from parlantish.core.constraints import Constraint
 from parlantish.core.types import ChatMessage
 from parlantish.errors import UserError
 
-__all__ = ["LongformTarget", "clear_cache", "compile_plan", "validate_messages"]
+__all__ = ["LongformTarget", "clear_cache", "compile_plan", "explain_tiers", "validate_messages"]
 
 LongformTarget = Literal["structural_tag", "grammar"]
 DEFAULT_REPLY_CHARS = 1200
 #: Arms that compile the blueprint's own layout (checkpoints and reminders).
-BLUEPRINT_ARMS = ("blueprint", "stepwise", "repair")
+BLUEPRINT_ARMS = ("blueprint", "stepwise", "repair", "remind", "enforced")
 #: Resamples per failing segment for the ``repair`` arm when the blueprint sets none.
 DEFAULT_REPAIR_ATTEMPTS = 2
 CACHE_SIZE = 512
@@ -62,6 +65,7 @@ class _Compiled:
     layout: Layout
     constraint: Constraint | None
     checkpoints: tuple[CompiledCheckpoint, ...]
+    enforcement: Enforcement
 
 
 _cache: OrderedDict[tuple[Any, ...], _Compiled] = OrderedDict()
@@ -164,12 +168,78 @@ def _segment_groups(blueprint: Blueprint) -> tuple[tuple[int, ...], int]:
     return groups, max(1, required)
 
 
+def _enforcement(
+    blueprint: Blueprint,
+    arm: str,
+    target: LongformTarget,
+    typed_reply: bool,
+    checks: list[Check],
+    mode: EnforceMode | None,
+) -> Enforcement:
+    """The checks this arm's constraint enforces. ``remind`` enforces none; ``enforced``
+    defaults to ``auto``; the other arms to ``mode`` (a Guard call's choice), else the
+    blueprint's ``enforce``, else off, so they compile as they did before enforcement."""
+    if arm == "remind":
+        off = [replace(check, enforce=False) for check in checks]
+        return plan_enforcement(off, False)
+    default: EnforceMode = "auto" if arm == "enforced" else False
+    if mode is not None:
+        default = mode
+    elif blueprint.spec.enforce is not None and arm != "enforced":
+        default = blueprint.spec.enforce
+    note: str | None = None
+    if typed_reply:
+        note = "the reply is a JSON object"
+    elif arm == "cot":
+        note = "the cot arm's reply is not compiled"
+    elif arm in BLUEPRINT_ARMS:
+        note = reply_enforce_note(blueprint)
+    if note is None and target == "grammar":
+        note = "the Lark target has no excluded strings (use the structural-tag target)"
+    return plan_enforcement(
+        checks,
+        default,
+        layout_note=note,
+        where=lambda i: str(blueprint.locate("checks", i)),
+        strict=arm in BLUEPRINT_ARMS,
+    )
+
+
+def explain_tiers(
+    blueprint: Blueprint, arm: str = "blueprint", enforce: EnforceMode | None = None
+) -> list[tuple[str, str, str]]:
+    """``(check, tier, why)`` for each of the blueprint's checks under ``arm``, without
+    compiling a plan (no variables needed). Raises ``EnforceError`` as ``compile_plan`` would."""
+    spec = blueprint.spec
+    checks = build_checks(spec.checks)
+    enforcement = _enforcement(
+        blueprint, arm, "structural_tag", spec.reply.type == "object", checks, enforce
+    )
+    stepwise = spec.segments is not None and (
+        arm in ("stepwise", "repair") or spec.execution == "stepwise"
+    )
+    repairs = arm == "repair" or (stepwise and spec.repair is not None and arm != "stepwise")
+    rows = []
+    for check, decision in zip(checks, enforcement.decisions, strict=True):
+        if decision.enforced:
+            rows.append((check.name, "enforced", decision.why))
+        elif repairs and check.locatable:
+            rows.append((check.name, "repaired", f"{decision.why}; failing segments resampled"))
+        elif arm in BLUEPRINT_ARMS:
+            rows.append((check.name, "reminded", decision.why))
+        else:
+            rows.append((check.name, "none", decision.why))
+    return rows
+
+
 def _compile(
     blueprint: Blueprint,
     variables: dict[str, Any],
     arm: str,
     target: LongformTarget,
     reply_override: dict[str, Any] | None,
+    checks: list[Check] | None = None,
+    enforce: EnforceMode | None = None,
 ) -> _Compiled:
     spec = blueprint.spec
     instructions = _instructions(blueprint, variables)
@@ -189,6 +259,10 @@ def _compile(
     reply_recall = tuple((name, instructions[name]) for name in spec.reply.recall)
     reply_schema = reply_override or _reply_schema(blueprint)
     typed_reply = spec.reply.type == "object" or reply_override is not None
+    if checks is None:
+        checks = build_checks(spec.checks)
+    enforcement = _enforcement(blueprint, arm, target, typed_reply, checks, enforce)
+    rule = enforcement.rule if enforcement.enforced else None
     layout: Layout
     if spec.segments is not None:
         groups, required = _segment_groups(blueprint)
@@ -207,11 +281,12 @@ def _compile(
                 required,
                 target,
                 segment_min_tokens=spec.segments.sentence_min_tokens,
+                rule=rule,
             )
         elif arm == "cot":
             layout = CotTextLayout(budget, target)
         else:
-            layout = DirectLayout(None, budget)
+            layout = DirectLayout(None, budget, rule=rule, target=target)
     else:
         budget = reply_schema.get("maxLength", DEFAULT_REPLY_CHARS) + 64
         if arm in BLUEPRINT_ARMS:
@@ -219,13 +294,19 @@ def _compile(
         elif arm == "cot":
             layout = CotJsonLayout(reply_schema, budget)
         else:
-            layout = DirectLayout(reply_schema if typed_reply else None, budget)
+            layout = DirectLayout(
+                reply_schema if typed_reply else None, budget, rule=rule, target=target
+            )
     note = _FORMAT_NOTES.get(layout.mode)
     if note is None and typed_reply:
         note = "Answer with one JSON object."
     full_system = f"{system}\n\n{note}".strip() if note else system
     return _Compiled(
-        full_system, layout, layout.constraint(), checkpoints if arm in BLUEPRINT_ARMS else ()
+        full_system,
+        layout,
+        layout.constraint(),
+        checkpoints if arm in BLUEPRINT_ARMS else (),
+        enforcement,
     )
 
 
@@ -239,6 +320,8 @@ def compile_plan(
     reply_schema: dict[str, Any] | None = None,
     execution: Execution = "fused",
     repair_attempts: int | None = None,
+    checks: list[Check] | None = None,
+    enforce: EnforceMode | None = None,
 ) -> Plan:
     """Compile a blueprint for one call.
 
@@ -249,7 +332,10 @@ def compile_plan(
     the ``blueprint`` arm (the ``stepwise`` and ``repair`` arms are always stepwise; other
     layouts are always one request); stepwise plans resample failing segments up to the
     blueprint's ``repair.max_attempts`` (the ``repair`` arm: at least once), or
-    ``repair_attempts`` when given.
+    ``repair_attempts`` when given. ``checks`` (default: the blueprint's) are the checks the
+    constraint may enforce; ``enforce`` overrides the blueprint's ``enforce`` (see
+    ``_enforcement``). A check with ``enforce: true`` that cannot compile raises
+    ``EnforceError``.
     Raises ``VariablesError``/``UserError`` for bad variables or messages and a located
     ``TemplateRenderError`` when a template fails.
     """
@@ -266,13 +352,21 @@ def compile_plan(
         arm,
         target,
         json.dumps(override, sort_keys=True) if override else "",
+        repr(enforce),
+        json.dumps(
+            [[c.describe(), c.label, repr(c.enforce)] for c in checks] if checks is not None else 0,
+            sort_keys=True,
+            default=str,
+        ),
     )
     with _cache_lock:
         compiled = _cache.get(key)
         if compiled is not None:
             _cache.move_to_end(key)
     if compiled is None:
-        compiled = _compile(blueprint, values, arm, target, override)
+        compiled = _compile(
+            blueprint, values, arm, target, override, list(checks) if checks else checks, enforce
+        )
         with _cache_lock:
             _cache[key] = compiled
             while len(_cache) > CACHE_SIZE:
@@ -301,4 +395,5 @@ def compile_plan(
         checkpoints=compiled.checkpoints,
         execution="stepwise" if stepwise else "fused",
         repair_attempts=repair if stepwise else 0,
+        enforcement=compiled.enforcement,
     )

@@ -16,7 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from parlantish.checks.enforce import TextRule
 from parlantish.compiler.answers import example_answer
+from parlantish.compiler.baselines import text_elements, wrap_text
 from parlantish.compiler.plan import (
     CheckpointAnswer,
     CompiledCheckpoint,
@@ -101,6 +103,40 @@ class LongformLayout:
     target: Literal["structural_tag", "grammar"] = "structural_tag"
     mode: str = "longform"
     segment_min_tokens: int = 1  # stepwise: tokens before a sentence end may close a segment
+    #: The enforced checks' rule: excluded strings in every segment, the forced start in the
+    #: first, the forced end wherever the reply may end. ``None``: nothing enforced.
+    rule: TextRule | None = None
+
+    @property
+    def head(self) -> str:
+        """Forced text opening the reply (prefilled by a stepwise plan)."""
+        return self.rule.head if self.rule else ""
+
+    @property
+    def tail(self) -> str:
+        """Forced text closing the reply (appended by a stepwise plan)."""
+        return self.rule.tail if self.rule else ""
+
+    def _segment(self, index: int, *, last: bool) -> list[dict[str, Any]]:
+        if self.rule is None:
+            return [{"type": "any_text", "max_tokens": self.groups[index]}]
+        return text_elements(self.rule, self.groups[index], first=index == 0, last=last)
+
+    def segment_constraint(self, index: int) -> Constraint | None:
+        """The constraint of segment ``index`` generated alone (a stepwise plan's segment step,
+        after the prefilled forced start): its excluded strings, and the opening character a
+        first segment needs; ``None`` when nothing is enforced."""
+        if self.rule is None:
+            return None
+        lead = self.rule.lead if index == 0 else None
+        if not self.rule.excludes and lead is None:
+            return None
+        elements: list[dict[str, Any]] = [{"type": "regex", "pattern": lead}] if lead else []
+        free: dict[str, Any] = {"type": "any_text", "max_tokens": self.groups[index]}
+        if self.rule.excludes:
+            free["excludes"] = list(self.rule.excludes)
+        elements.append(free)
+        return Constraint.from_format({"type": "sequence", "elements": elements}, self.target)
 
     @property
     def reply_prefix(self) -> str:
@@ -119,21 +155,33 @@ class LongformLayout:
             elements.append(_answer_format(checkpoint.answer_schema))
             elements.append({"type": "const_string", "value": "\n"})
         elements.append({"type": "const_string", "value": self.reply_prefix})
-        elements.append({"type": "any_text", "max_tokens": self.groups[0]})
+        ending = [{"type": "const_string", "value": self.tail}] if self.tail else []
 
-        def tail(index: int) -> list[dict[str, Any]]:
-            if index >= len(self.groups):
-                return []
+        def after(index: int) -> list[dict[str, Any]]:
+            # What may follow segment ``index``: the end of the reply, the next segment, or both.
+            if index + 1 >= len(self.groups):
+                return ending
             block: list[dict[str, Any]] = [
                 {"type": "const_string", "value": self.reminder},
-                {"type": "any_text", "max_tokens": self.groups[index]},
-                *tail(index + 1),
+                *self._segment(index + 1, last=False),
+                *after(index + 1),
             ]
-            if index >= self.min_groups:
+            if index + 1 < self.min_groups:
+                return block
+            if not ending:
                 return [{"type": "optional", "content": {"type": "sequence", "elements": block}}]
-            return block
+            return [
+                {
+                    "type": "or",
+                    "elements": [
+                        {"type": "sequence", "elements": ending},
+                        {"type": "sequence", "elements": block},
+                    ],
+                }
+            ]
 
-        elements.extend(tail(1))
+        elements.extend(self._segment(0, last=False))
+        elements.extend(after(0))
         return {"type": "sequence", "elements": elements}
 
     def constraint(self) -> Constraint:
@@ -160,12 +208,16 @@ class LongformLayout:
             for c in self.checkpoints
         ]
         segments = [reply] if isinstance(reply, str) else [str(s) for s in reply]
+        if self.rule is not None:
+            segments[0] = wrap_text(TextRule(prefix=self.head), segments[0])
+            segments[-1] = wrap_text(TextRule(suffix=self.tail), segments[-1])
         return "".join(lines) + self.reply_prefix + self.reminder.join(segments)
 
     def max_tokens(self) -> int:
         forced = sum(len(checkpoint_prefix(c)) for c in self.checkpoints)
         forced += len(self.reply_prefix) + len(self.reminder) * (len(self.groups) - 1)
         answers = 300 * len(self.checkpoints)  # one-line answers, at worst a token per character
+        forced += len(self.head + self.tail)
         return forced // CHARS_PER_TOKEN + answers + sum(self.groups) + 32
 
     def parse(self, text: str) -> ParsedOutput:

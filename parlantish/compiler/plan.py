@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from parlantish.checks.enforce import Enforcement
 from parlantish.core.constraints import Constraint
 from parlantish.core.types import ChatMessage, GenerationRequest, SamplingSettings
 from parlantish.errors import MalformedResponseError
@@ -23,13 +24,18 @@ __all__ = [
     "OutputParseError",
     "ParsedOutput",
     "Plan",
+    "Tier",
 ]
 
-Arm = Literal["blueprint", "direct", "cot", "stepwise", "repair"]
+Arm = Literal["blueprint", "direct", "cot", "stepwise", "repair", "remind", "enforced"]
 #: ``blueprint`` is the fused long-form plan (one request); ``stepwise`` and ``repair`` run the
-#: same plan one step per request (``repair`` also resamples failing segments).
-ARMS: tuple[str, ...] = ("blueprint", "direct", "cot", "stepwise", "repair")
+#: same plan one step per request (``repair`` also resamples failing segments); ``remind`` is
+#: the blueprint with enforcement off, ``enforced`` the blueprint with enforcement ``auto``.
+ARMS: tuple[str, ...] = ("blueprint", "direct", "cot", "stepwise", "repair", "remind", "enforced")
 Execution = Literal["fused", "stepwise"]
+Tier = Literal["enforced", "repaired", "reminded", "none"]
+#: Arms whose prompt recalls the instructions (checkpoints, reminders).
+REMINDING_ARMS = ("blueprint", "stepwise", "repair", "remind", "enforced")
 
 
 class OutputParseError(MalformedResponseError):
@@ -116,6 +122,8 @@ class Plan:
     checkpoints: tuple[CompiledCheckpoint, ...] = ()
     execution: Execution = "fused"
     repair_attempts: int = 0  # resamples of a failing segment (stepwise plans)
+    #: Which checks the constraint enforces, and why the others are not.
+    enforcement: Enforcement = field(default_factory=Enforcement)
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -125,11 +133,23 @@ class Plan:
         digest.update(self.arm.encode())
         if self.execution != "fused" or self.repair_attempts:
             digest.update(f"{self.execution}/{self.repair_attempts}".encode())
+        if self.enforcement.decisions:
+            digest.update(self.enforcement.key().encode())
         object.__setattr__(self, "key", digest.hexdigest()[:16])
 
     @property
     def mode(self) -> str:
         return self.layout.mode
+
+    def tier(self, index: int, check: str, locatable: bool) -> Tier:
+        """How the plan holds a check: ``enforced`` by the constraint, ``repaired`` (resampled
+        when it fails, stepwise), ``reminded`` (the blueprint's checkpoints and reminders), or
+        ``none`` (a baseline arm). ``index`` is the check's place in the plan's check list."""
+        if self.enforcement.holds(index, check):
+            return "enforced"
+        if self.repair_attempts and locatable:
+            return "repaired"
+        return "reminded" if self.arm in REMINDING_ARMS else "none"
 
     @property
     def max_tokens(self) -> int:
@@ -161,5 +181,6 @@ class Plan:
             "messages": [m.to_openai() for m in self.messages],
             "constraint": constraint,
             "max_tokens": self.max_tokens,
+            "enforced": sorted(self.enforcement.enforced),
             "key": self.key,
         }

@@ -39,6 +39,8 @@ def format_to_lark(fmt: dict[str, Any]) -> str:
         if kind == "regex":
             return "/" + node["pattern"].replace("/", "\\/") + "/"
         if kind == "any_text":
+            if node.get("excludes") or node.get("max_chars") is not None:
+                raise ValueError("no Lark form for any_text with excludes or max_chars")
             name = f"text_{len(rules)}"
             options = f"[max_tokens={node['max_tokens']}]" if node.get("max_tokens") else ""
             rules.append(f"{name}{options}: /(?s:.*)/")
@@ -106,12 +108,18 @@ class _Matcher:
             if not matched:
                 self.note(position, f"expected text matching /{node['pattern']}/")
         elif kind == "any_text":
+            longest = len(text)
             limit = node.get("max_tokens")
-            longest = (
-                len(text)
-                if limit is None
-                else min(len(text), position + limit * MAX_CHARS_PER_TOKEN)
-            )
+            if limit is not None:
+                longest = min(longest, position + limit * MAX_CHARS_PER_TOKEN)
+            if node.get("max_chars") is not None:
+                longest = min(longest, position + node["max_chars"])
+            for excluded in node.get("excludes", ()):
+                # The text may stop just short of completing the first excluded string.
+                hit = text.find(excluded, position)
+                if hit >= 0 and hit + len(excluded) - 1 < longest:
+                    longest = hit + len(excluded) - 1
+                    self.note(hit, f"excluded text {excluded!r}")
             yield from range(longest, position - 1, -1)
         elif kind == "json_schema":
             yield from self._json(node["json_schema"], position)
@@ -166,7 +174,8 @@ def format_error(fmt: dict[str, Any], text: str) -> str | None:
     """Why ``text`` cannot be produced under the format tree ``fmt``, or ``None`` when it can.
 
     ``any_text`` bounds in tokens are checked loosely (at most ``MAX_CHARS_PER_TOKEN``
-    characters per token), since no tokenizer is at hand."""
+    characters per token), since no tokenizer is at hand; its ``excludes`` (strings that must
+    not appear in it) and ``max_chars`` are checked exactly."""
     matcher = _Matcher(text)
     if len(text) in matcher.ends(fmt, 0):
         return None

@@ -75,6 +75,20 @@ def _per_check(records: Records) -> dict[str, Rate]:
     return {name: _rate(passed, n) for name, (passed, n) in sorted(counts.items())}
 
 
+def _per_tier(records: Records) -> dict[str, Rate]:
+    """Check verdicts pooled by how the plan held each check."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for record in records:
+        for check in record.checks:
+            counts[check.tier][0] += check.passed
+            counts[check.tier][1] += 1
+    return {tier: _rate(passed, n) for tier, (passed, n) in sorted(counts.items())}
+
+
+def _enforced_broken(records: Records) -> int:
+    return sum(1 for r in records for c in r.checks if c.tier == "enforced" and not c.passed)
+
+
 def _ifeval(records: Records) -> IfevalScores | None:
     scored = [r for r in records if any(c.passed_loose is not None for c in r.checks)]
     if not scored:
@@ -144,6 +158,8 @@ def _arm_summary(group: ArmGroup, records: Records) -> ArmSummary:
         errors=len(records) - len(judged),
         output_errors=sum(1 for r in judged if r.error_kind in OUTPUT_ERRORS),
         per_check=_per_check(judged),
+        per_tier=_per_tier(judged),
+        enforced_broken=_enforced_broken(judged),
         consistency=_consistency(judged),
         cost=_cost(judged),
         length=length_analysis(judged),

@@ -176,6 +176,13 @@ class ArmSummary(_Model):
     errors: int = Field(description="Samples whose backend failed (left out of rates).")
     output_errors: int = Field(description="Samples whose output was cut or malformed.")
     per_check: dict[str, Rate]
+    per_tier: dict[str, Rate] = Field(
+        default_factory=dict,
+        description="Check verdicts by tier (enforced, repaired, reminded, none).",
+    )
+    enforced_broken: int = Field(
+        0, description="Failed verdicts of enforced checks: defects of the constraint (expect 0)."
+    )
     consistency: Consistency
     cost: Cost | None = Field(description="Null when no sample was judged.")
     length: LengthAnalysis

@@ -133,7 +133,10 @@ async def run_attempt(
             error_kind="cut" if cut else "malformed",
         )
     boundaries = units(parsed) if units is not None else None
-    outcomes = await judge(checks, parsed.text, boundaries)
+    outcomes = [
+        outcome.model_copy(update={"tier": plan.tier(index, outcome.name, outcome.locatable)})
+        for index, outcome in enumerate(await judge(checks, parsed.text, boundaries))
+    ]
     because = failure_reason(outcomes)
     return Attempt(
         **common,

@@ -37,6 +37,8 @@ class CheckOutcome(BaseModel):
     passed_loose: bool | None = None
     first_violation: int | None = None
     first_failure_offset: int | None = None
+    #: How the plan held the check: enforced by the constraint, repaired, reminded, or none.
+    tier: Literal["enforced", "repaired", "reminded", "none"] = "none"
 
 
 class CheckpointTrace(BaseModel):

@@ -156,7 +156,7 @@ async def generate_stepwise(
                 layout.read_answer(checkpoint, result.text),
             )
         )
-    steps.text += layout.reply_prefix
+    steps.text += layout.reply_prefix + layout.head  # an enforced start is prefilled
     locatable = [check for check in checks if check.locatable]
     accepted: list[str] = []
     repairs: list[SegmentRepair] = []
@@ -180,12 +180,21 @@ async def generate_stepwise(
             )
             result, segment, ended = await _segment(steps, layout, index, budget, attempt)
         steps.accept(result, segment)
+        if index == 0:
+            segment = layout.head + segment
         last = index == len(layout.groups) - 1
         finish = "length" if last and result.finish_reason == "length" else "stop"
         steps.emit(TextDelta(("\n" if accepted else "") + segment))
         accepted.append(segment)
         if ended and index + 1 >= layout.min_groups:
             break
+    if layout.tail:  # an enforced ending closes the last segment
+        tail = layout.tail
+        spaced = accepted and accepted[-1][-1:].isalnum() and tail[:1].isalnum()
+        if spaced and not any(" " in word for word in layout.rule.excludes):  # type: ignore[union-attr]
+            tail = " " + tail
+        steps.text += tail
+        steps.emit(TextDelta(tail))
     return Generated(
         text=steps.text,
         usage=steps.usage,
@@ -214,7 +223,7 @@ async def _segment(
             "seed": _step_seed(steps.sampling.seed, "segment", index, resample),
         }
     )
-    result = await steps.step(sampling)
+    result = await steps.step(sampling, layout.segment_constraint(index))
     text = result.text
     at_sentence_end = text.endswith(SENTENCE_ENDS)
     ended = result.finish_reason == "stop" and not at_sentence_end

@@ -1,0 +1,356 @@
+"""The enforce tier: checks whose rule the reply's constraint can guarantee, compiled into it.
+
+Each enforceable check type compiles to a :class:`TextRule` piece: strings excluded from the
+reply's free text (xgrammar ``any_text`` ``excludes``), a forced start, a forced end, or a
+wrapping in quotes. A plan merges the pieces of its checks in order; a piece that would clash
+with the ones before it (two different endings, a forced text holding an excluded word, an
+excluded word that could straddle free and forced text) is not enforced, and says why. The
+checks still run after generation: an enforced check that fails is a defect.
+
+Compilation is bounded: a check whose excluded strings pass :data:`MAX_EXCLUDES` (thousands of
+forbidden words, each in every case form) is refused with the reason, never compiled slowly.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Literal
+
+from parlantish.checks.base import Check
+from parlantish.errors import UserError
+
+__all__ = [
+    "COMPILERS",
+    "MAX_EXCLUDES",
+    "Decision",
+    "EnforceError",
+    "EnforceMode",
+    "Enforcement",
+    "TextRule",
+    "case_forms",
+    "plan_enforcement",
+    "resolve_mode",
+]
+
+#: ``auto`` enforces what compiles; ``True`` also makes a check that cannot compile an error;
+#: ``False`` never enforces.
+EnforceMode = Literal["auto"] | bool
+Tier = Literal["enforced", "repaired", "reminded", "none"]
+#: At most this many excluded strings over a plan's checks, and case forms per word.
+MAX_EXCLUDES = 4096
+MAX_FORMS_PER_WORD = 256
+#: Wall-clock bound of one plan's enforcement compile, in seconds.
+COMPILE_SECONDS = 2.0
+_WORD = re.compile(r"[^\W_]+(?:[ '\-][^\W_]+)*")
+_LEAD_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+class EnforceError(UserError):
+    """A check marked ``enforce: true`` cannot be compiled into the constraint."""
+
+
+@dataclass(frozen=True)
+class TextRule:
+    """What the constraint guarantees about the reply text: ``excludes`` never appear in it,
+    it starts with ``prefix`` and ends with ``suffix`` (inside the quotes when ``quote``)."""
+
+    excludes: tuple[str, ...] = ()
+    prefix: str = ""
+    suffix: str = ""
+    quote: bool = False
+    #: Whether a suffix inside the quotes still satisfies its check (IFEval's end phrase does).
+    suffix_in_quote: bool = True
+
+    @property
+    def head(self) -> str:
+        """Forced text at the start of the reply."""
+        return ('"' if self.quote else "") + self.prefix
+
+    @property
+    def tail(self) -> str:
+        """Forced text at the end of the reply."""
+        return self.suffix + ('"' if self.quote else "")
+
+    @property
+    def lead(self) -> str | None:
+        """A one-character regex opening the free text when nothing forced keeps the reply from
+        being empty (IFEval fails every empty reply): an ASCII letter or digit that starts no
+        excluded string. ``None`` when not needed."""
+        if (self.head + self.tail).strip():
+            return None
+        starts = {w[0] for w in self.excludes}
+        allowed = [c for c in _LEAD_CHARS if c not in starts]
+        return "[" + "".join(allowed) + "]" if allowed else None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.excludes or self.prefix or self.suffix or self.quote)
+
+
+def _merge(rule: TextRule, piece: TextRule) -> TextRule | str:
+    """``rule`` and ``piece`` together, or why they clash."""
+    prefix, suffix = rule.prefix, rule.suffix
+    if piece.prefix:
+        if piece.prefix.startswith(prefix):
+            prefix = piece.prefix
+        elif not prefix.startswith(piece.prefix):
+            return f"its start {piece.prefix!r} clashes with the forced start {prefix!r}"
+    if piece.suffix:
+        if piece.suffix.endswith(suffix):
+            suffix = piece.suffix
+        elif not suffix.endswith(piece.suffix):
+            return f"its ending {piece.suffix!r} clashes with the forced ending {suffix!r}"
+    quote = rule.quote or piece.quote
+    suffix_in_quote = rule.suffix_in_quote and piece.suffix_in_quote
+    if quote and prefix:
+        return "a forced start cannot sit inside the quotes"
+    if quote and suffix and not suffix_in_quote:
+        return "a forced ending (outside the quotes) clashes with the quotes"
+    excludes = tuple(dict.fromkeys((*rule.excludes, *piece.excludes)))
+    if len(excludes) > MAX_EXCLUDES:
+        return f"the plan would exclude {len(excludes)} strings (limit {MAX_EXCLUDES})"
+    merged = TextRule(excludes, prefix, suffix, quote, suffix_in_quote)
+    problem = _straddle(merged)
+    return problem if problem else merged
+
+
+def _straddle(rule: TextRule) -> str | None:
+    """Why an excluded string could still appear in the reply (in forced text, or across
+    forced and free text), or ``None``."""
+    head, tail = rule.head, rule.tail
+    for word in rule.excludes:
+        if word in head or word in tail or word in head + tail:
+            return f"the forced text contains the excluded {word!r}"
+        for cut in range(1, len(word)):
+            if head.endswith(word[:cut]) or tail.startswith(word[cut:]):
+                return f"the excluded {word!r} could run across the forced text"
+    return None
+
+
+@lru_cache(maxsize=1)
+def _case_table() -> dict[str, frozenset[str]]:
+    """Character → every character that may read as it with case ignored (by ``str.lower`` or
+    a regex's IGNORECASE): a superset, which is what exclusion needs."""
+    found: defaultdict[str, set[str]] = defaultdict(set)
+    for point in range(0x1F000):  # no cased character lies above
+        char = chr(point)
+        lower, upper = char.lower(), char.upper()
+        # ``str.lower`` may read one character as several (U+0130 → "i" + a dot); a regex's
+        # IGNORECASE maps one character to one.
+        for part in lower:
+            found[part].add(char)
+        if len(upper) == 1:
+            found[upper].add(char)
+    return {key: frozenset(value) for key, value in found.items()}
+
+
+def _char_forms(char: str) -> list[str]:
+    table = _case_table()
+    forms = {char, char.lower(), char.upper()} if len(char.lower()) == 1 else {char}
+    for key in list(forms):
+        forms |= table.get(key, frozenset())
+    return sorted(f for f in forms if len(f) == 1)
+
+
+def case_forms(word: str, limit: int = MAX_FORMS_PER_WORD) -> list[str]:
+    """Strings whose exclusion keeps ``word`` out of a text in every case form: each case form
+    of the longest prefix of ``word`` that has at most ``limit`` of them (excluding a prefix
+    also excludes the word)."""
+    forms = [""]
+    for char in word:
+        options = _char_forms(char)
+        if len(forms) * len(options) > limit and forms != [""]:
+            break
+        forms = [f + o for f in forms for o in options]
+    return forms
+
+
+Compiled = TextRule | str  # the piece, or why the check cannot be compiled
+Compiler = Callable[[Any], Compiled]
+COMPILERS: dict[str, Compiler] = {}
+
+
+def _compiles(*names: str) -> Callable[[Compiler], Compiler]:
+    def decorate(function: Compiler) -> Compiler:
+        for name in names:
+            COMPILERS[name] = function
+        return function
+
+    return decorate
+
+
+@_compiles("punctuation:no_comma")
+def _no_comma(p: Any) -> Compiled:
+    """Excluded from the reply text: ``,``."""
+    return TextRule(excludes=(",",))
+
+
+def _excluded_words(words: Iterable[str]) -> Compiled:
+    excludes: list[str] = []
+    for word in sorted(set(words)):
+        if "\u0307" in word.lower() or not _WORD.fullmatch(word.strip()):
+            return f"{word!r} is not a plain word or phrase"
+        excludes.extend(case_forms(word.strip()))
+        if len(excludes) > MAX_EXCLUDES:
+            return f"too many strings to exclude (over {MAX_EXCLUDES} case forms)"
+    return TextRule(excludes=tuple(excludes))
+
+
+@_compiles("keywords:forbidden_words")
+def _forbidden_words(p: Any) -> Compiled:
+    """Excluded from the reply text: every case form of each word (or of its first letters)."""
+    return _excluded_words(p.forbidden_words)
+
+
+@_compiles("not_contains")
+def _not_contains(p: Any) -> Compiled:
+    """Excluded from the reply text: the text (in every case form unless case-sensitive)."""
+    if p.case_sensitive:
+        return TextRule(excludes=(p.text,))
+    if "\u0307" in p.text.lower() or len(p.text) > 200:
+        return "the text is too long or has a combining dot"
+    return TextRule(excludes=tuple(case_forms(p.text.lower())))
+
+
+@_compiles("startend:end_checker")
+def _end_phrase(p: Any) -> Compiled:
+    """Forced at the end of the reply: the end phrase."""
+    phrase = p.end_phrase.strip()
+    if phrase.startswith('"') or phrase.endswith('"'):
+        return "an end phrase in quotes is read without its quotes"
+    return TextRule(suffix=phrase)
+
+
+@_compiles("ends_with")
+def _ends_with(p: Any) -> Compiled:
+    """Forced at the end of the reply: the text."""
+    if p.text != p.text.rstrip():
+        return "the text ends in whitespace, which the check strips"
+    return TextRule(suffix=p.text, suffix_in_quote=False)
+
+
+@_compiles("combination:repeat_prompt")
+def _repeat_prompt(p: Any) -> Compiled:
+    """Forced at the start of the reply: the request, repeated word for word."""
+    return TextRule(prefix=p.prompt_to_repeat.strip())
+
+
+@_compiles("starts_with")
+def _starts_with(p: Any) -> Compiled:
+    """Forced at the start of the reply: the text."""
+    if p.text != p.text.lstrip():
+        return "the text starts with whitespace, which the check strips"
+    return TextRule(prefix=p.text)
+
+
+@_compiles("startend:quotation")
+def _quotation(p: Any) -> Compiled:
+    """Forced: a ``"`` opening and closing the reply."""
+    return TextRule(quote=True)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A check's tier in a plan, before generation, and why."""
+
+    check: str
+    enforced: bool
+    why: str
+
+
+@dataclass(frozen=True)
+class Enforcement:
+    """The checks a plan enforces: their merged rule, and a decision per check."""
+
+    rule: TextRule = field(default_factory=TextRule)
+    decisions: tuple[Decision, ...] = ()
+
+    @property
+    def enforced(self) -> frozenset[str]:
+        return frozenset(d.check for d in self.decisions if d.enforced)
+
+    def holds(self, index: int, name: str) -> bool:
+        """Whether the check at ``index`` of the plan's list (named ``name``) is enforced; a
+        check not at that place counts only when every check of its name is."""
+        if index < len(self.decisions) and self.decisions[index].check == name:
+            return self.decisions[index].enforced
+        same = [d.enforced for d in self.decisions if d.check == name]
+        return bool(same) and all(same)
+
+    def key(self) -> str:
+        return repr((self.rule, self.decisions))
+
+
+def resolve_mode(check: Check, default: EnforceMode) -> EnforceMode:
+    """A check's own ``enforce`` setting, else ``default``."""
+    own = getattr(check, "enforce", None)
+    return default if own is None else own
+
+
+def _reason(piece: TextRule, doc: str | None) -> str:
+    first = (doc or "").strip().splitlines()[0] if doc else "compiled into the constraint"
+    first = first.rstrip(".").replace("``", "'")
+    return first[:1].lower() + first[1:]
+
+
+def plan_enforcement(
+    checks: Sequence[Check],
+    default: EnforceMode,
+    *,
+    layout_note: str | None = None,
+    where: Callable[[int], str] | None = None,
+    strict: bool = True,
+) -> Enforcement:
+    """Which of ``checks`` the reply's constraint enforces, with the merged rule.
+
+    ``default`` applies to checks without their own ``enforce``; ``layout_note`` is why the
+    layout cannot take any text rule (e.g. a JSON reply), or ``None`` when it can. A check whose
+    mode is ``True`` and that cannot be enforced raises ``EnforceError`` (located by ``where``)
+    when ``strict``; otherwise ``True`` reads as ``auto`` (a baseline arm).
+    """
+    started = time.perf_counter()
+    rule = TextRule()
+    decisions: list[Decision] = []
+    for index, check in enumerate(checks):
+        mode = resolve_mode(check, default)
+        if mode is True and not strict:
+            mode = "auto"
+        if mode is False:
+            decisions.append(Decision(check.name, False, "enforcement is off"))
+            continue
+        compiler = COMPILERS.get(check.type.name)
+        if layout_note is not None:
+            result: Compiled | TextRule = layout_note
+        elif compiler is None:
+            result = "not expressible as a constraint"
+        else:
+            result = compiler(check.params)
+            if isinstance(result, TextRule):
+                merged = _merge(rule, result)
+                if isinstance(merged, TextRule):
+                    rule = merged
+                    why = _reason(result, compiler.__doc__)
+                    decisions.append(Decision(check.name, True, why))
+                    result = merged
+                else:
+                    result = merged
+        if time.perf_counter() - started > COMPILE_SECONDS:
+            result = f"compiling the checks took over {COMPILE_SECONDS:g} s"
+            if mode is True:
+                raise EnforceError(f"check {check.name!r} cannot be enforced: {result}")
+            decisions.append(Decision(check.name, False, result))
+            break
+        if isinstance(result, str):
+            if mode is True:
+                at = f"{where(index)}: " if where else ""
+                raise EnforceError(
+                    f"{at}check {check.name!r} has enforce: true but cannot be enforced: {result}",
+                    hint="set enforce: auto (remind where it cannot be enforced) or false",
+                )
+            decisions.append(Decision(check.name, False, result))
+    return Enforcement(rule, tuple(decisions))

@@ -1,0 +1,47 @@
+"""The enforce tier on the real engine: an enforced no-comma and forbidden-word constraint holds
+on real sampled generations, judged by the IFEval checks (never by the compiler's code)."""
+
+import asyncio
+
+import pytest
+
+from parlantish.backends.conformance import conformance_error
+from parlantish.blueprint import load_blueprint_text
+from parlantish.checks import build_check
+from parlantish.compiler import compile_plan
+from parlantish.core import SamplingSettings
+from parlantish.runtime.attempt import run_attempt
+
+BLUEPRINT = load_blueprint_text(
+    "blueprint: enforce-smoke\n"
+    "system: You write short friendly lists of things.\n"
+)
+USER = [{"role": "user", "content": "Name some fruits, vegetables and colors, with commas."}]
+FORBIDDEN = ["the", "and", "apple"]
+SAMPLES = 6
+
+
+@pytest.mark.engine
+def test_enforced_no_comma_and_forbidden_words_hold_on_real_generations(engine):
+    checks = [
+        build_check("punctuation:no_comma"),
+        build_check({"keywords:forbidden_words": {"forbidden_words": FORBIDDEN}}),
+    ]
+    plan = compile_plan(BLUEPRINT, messages=USER, arm="direct", checks=checks, enforce="auto")
+    assert plan.enforcement.enforced == {"punctuation:no_comma", "keywords:forbidden_words"}
+
+    async def sample(seed: int):
+        sampling = SamplingSettings(temperature=0.9, max_tokens=48, seed=seed)
+        return await run_attempt(plan, engine, sampling, checks)
+
+    async def every():
+        return await asyncio.gather(*(sample(seed) for seed in range(SAMPLES)))
+
+    attempts = asyncio.run(every())
+    for attempt in attempts:
+        assert attempt.error_kind in (None, "checks"), attempt.error
+        assert attempt.text.strip()
+        assert conformance_error(plan.constraint, attempt.raw) is None
+        for outcome in attempt.checks:
+            assert outcome.tier == "enforced"
+            assert outcome.passed, (outcome.name, attempt.text)
