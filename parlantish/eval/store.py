@@ -68,6 +68,12 @@ def read_results(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
                 location=Location(str(path), number, e.colno),
                 hint="results.jsonl is written by `parlantish eval`; do not edit it by hand",
             ) from e
+        except (RecursionError, ValueError) as e:  # nesting too deep, a number too long
+            raise UserError(
+                f"not a results record: {type(e).__name__}",
+                location=Location(str(path), number, 1),
+                hint="results.jsonl is written by `parlantish eval`; do not edit it by hand",
+            ) from e
         key = record.get("key") if isinstance(record, dict) else None
         if not isinstance(key, str):
             raise UserError(

@@ -427,11 +427,6 @@ def test_result_files(world, text, tail):
     _answer(lambda: read_results(path), _roots(world))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RecursionError,
-    reason="found by the property above: store.read_results lets json's RecursionError through",
-)
 def test_a_deeply_nested_result_line_is_a_located_error(world):
     path = world / "nested.jsonl"
     path.write_text("[" * 3000 + "\n")
