@@ -281,6 +281,7 @@ def _compile(
                 required,
                 target,
                 segment_min_tokens=spec.segments.sentence_min_tokens,
+                segment_tokens=spec.segments.max_tokens,
                 rule=rule,
             )
         elif arm == "cot":

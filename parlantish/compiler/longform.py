@@ -103,6 +103,16 @@ class LongformLayout:
     target: Literal["structural_tag", "grammar"] = "structural_tag"
     mode: str = "longform"
     segment_min_tokens: int = 1  # stepwise: tokens before a sentence end may close a segment
+    segment_tokens: int = 0  # the budget of one segment (a group holds one or more)
+
+    def group_min_tokens(self, index: int) -> int:
+        """Stepwise: tokens group ``index`` writes before a sentence end may close it (all its
+        segments but the last in full, then the last one's minimum)."""
+        budget = self.groups[index]
+        if not self.segment_tokens:
+            return min(self.segment_min_tokens, budget)
+        return max(1, min(budget, budget - self.segment_tokens + self.segment_min_tokens))
+
     #: The enforced checks' rule: excluded strings in every segment, the forced start in the
     #: first, the forced end wherever the reply may end. ``None``: nothing enforced.
     rule: TextRule | None = None
@@ -263,7 +273,9 @@ class LongformLayout:
                 )
             )
         expect(self.reply_prefix)
-        segments = text[position:].split(self.reminder)
+        # At most one reminder per group boundary: reminder text inside the last segment (a
+        # model may copy the reminder it was shown) stays part of that segment.
+        segments = text[position:].split(self.reminder, len(self.groups) - 1)
         if not self.min_groups <= len(segments) <= len(self.groups):
             raise OutputParseError(
                 f"the reply has {len(segments)} segments; "
@@ -300,7 +312,7 @@ class _LongformStream(IncrementalParser):
             return None
         body = self.raw[start + len(self.layout.reply_prefix) :]
         reminder = self.layout.reminder
-        visible = body.replace(reminder, "\n")
+        visible = body.replace(reminder, "\n", len(self.layout.groups) - 1)
         for keep in range(min(len(reminder) - 1, len(visible)), 0, -1):
             if reminder.startswith(visible[-keep:]):
                 return visible[:-keep]

@@ -102,7 +102,8 @@ class _Matcher:
             pattern = _regex(node["pattern"])
             matched = False
             for end in range(len(text), position - 1, -1):
-                if pattern.fullmatch(text, position, end):
+                # On the slice: with a start position, ``^`` would not match there.
+                if pattern.fullmatch(text[position:end]):
                     matched = True
                     yield end
             if not matched:

@@ -6,7 +6,7 @@ decoded; only the generated part is constrained (a checkpoint's answer form; a s
 and sentence ends). The text built is exactly what the fused plan's constraint accepts, so
 ``plan.parse`` reads it back unchanged.
 
-Segments end at the first sentence end after the layout's ``segment_min_tokens`` (stop strings
+Segments (but the last) end at the first sentence end after their minimum (stop strings
 kept in the output), or at their budget, where the text is cut back to its last sentence end, so
 a reminder never lands inside a sentence. With ``plan.repair_attempts`` > 0, the locatable checks
 judge the reply so far after each segment; a segment that breaks one (when the reply before it
@@ -42,8 +42,9 @@ __all__ = ["SENTENCE_ENDS", "Generated", "Sink", "generate_stepwise"]
 
 #: Receives stream events as the output is generated (checkpoint answers, reply text).
 Sink = Callable[[CheckpointEvent | TextDelta], None]
-#: Where a segment may end: a sentence end followed by a space or a line break.
-SENTENCE_ENDS = (". ", "! ", "? ", ".\n", "!\n", "?\n")
+#: Where a segment may end: a sentence end followed by a space or a line break (four at most:
+#: OpenAI-compatible servers, vLLM's among them, refuse more stop strings).
+SENTENCE_ENDS = (". ", "! ", "? ", ".\n")
 ANSWER_MAX_TOKENS = 300
 _LAST_SENTENCE_END = re.compile(r"(?s).*[.!?](?=\s|$)")
 
@@ -214,12 +215,14 @@ async def _segment(
 ) -> tuple[GenerationResult, str, bool]:
     """One sample of segment ``index``: the generation, the segment's text (cut back to its
     last sentence end when the budget ran out) and whether the model ended the reply there."""
+    last = index == len(layout.groups) - 1
+    # The last group is not closed at a sentence end: it runs to the model's end or its budget.
     sampling = steps.sampling.model_copy(
         update={
             "max_tokens": budget,
-            "stop": SENTENCE_ENDS,
-            "include_stop_str_in_output": True,
-            "min_tokens": min(layout.segment_min_tokens, budget),
+            "stop": () if last else SENTENCE_ENDS,
+            "include_stop_str_in_output": not last,
+            "min_tokens": 0 if last else layout.group_min_tokens(index),
             "seed": _step_seed(steps.sampling.seed, "segment", index, resample),
         }
     )

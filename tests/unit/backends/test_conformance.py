@@ -124,3 +124,28 @@ def test_the_scripted_backend_refuses_what_the_constraint_could_not_produce(
     backend = ScriptedBackend(["certainly not in the plan's shape"])
     with pytest.raises(ScriptError, match="breaks the request's"):
         backend.generate(plan.request())
+
+
+def test_an_anchored_answer_pattern_matches_after_forced_text():
+    fmt = {
+        "type": "sequence",
+        "elements": [
+            {"type": "const_string", "value": "Answer: "},
+            {"type": "regex", "pattern": "^[A-Z]{2,5}$"},
+            {"type": "const_string", "value": "\n"},
+        ],
+    }
+    assert format_error(fmt, "Answer: ABC\n") is None
+    assert format_error(fmt, "Answer: abc\n") is not None
+
+
+def test_paragraph_breaks_in_a_single_group_reply_are_part_of_the_reply():
+    from parlantish.compiler.longform import LongformLayout
+
+    layout = LongformLayout((), (), "\n\n", (300,), 1)
+    parsed = layout.parse("[Reply]\nPara one.\n\nPara two.")
+    assert parsed.segments == ("Para one.\n\nPara two.",)
+    streamed = "".join(
+        e.text for e in layout.stream_parser().feed("[Reply]\nPara one.\n\nPara two.")
+    )
+    assert streamed == parsed.text

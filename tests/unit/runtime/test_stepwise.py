@@ -214,3 +214,11 @@ def test_stepwise_records_say_how_they_ran():
     attempt = run(plan, ScriptedBackend(answering(["A b c d. ", "E f g h. ", "I j k l."])))
     dumped = json.loads(attempt.model_dump_json())
     assert dumped["execution"] == "stepwise" and dumped["requests"] == 5
+
+
+def test_the_last_segment_is_not_closed_at_a_sentence_end():
+    plan = compile_plan(blueprint(), None, USER, arm="stepwise")
+    backend = ScriptedBackend(answering(["One two three four. ", "Five six seven. ", "A b. C d."]))
+    attempt = run(plan, backend)
+    assert attempt.segments[-1] == "A b. C d."
+    assert backend.requests[-1].sampling.stop == ()
