@@ -102,9 +102,7 @@ def json_schema(text: str, p: SchemaParams) -> tuple[bool, str]:
         value = json.loads(text)
     except ValueError as e:
         return False, f"not JSON: {e}"
-    error = jsonschema.exceptions.best_match(
-        safe_validator(p.schema_).iter_errors(value)
-    )
+    error = jsonschema.exceptions.best_match(safe_validator(p.schema_).iter_errors(value))
     if error is None:
         return True, ""
     return False, f"{'/'.join(map(str, error.absolute_path)) or '(root)'}: {error.message}"
