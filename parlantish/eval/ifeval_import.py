@@ -30,6 +30,8 @@ from parlantish.eval.scenario import LoadedScenario, SuiteError, messages_hash, 
 __all__ = [
     "GENERIC_BLUEPRINT",
     "RULES",
+    "InstructionError",
+    "instruction_checks",
     "is_jsonl",
     "load_ifeval_scenarios",
     "rule_sentence",
@@ -138,6 +140,32 @@ def rule_sentence(instruction_id: str, kwargs: dict[str, Any]) -> str:
     return writer(kwargs)
 
 
+class InstructionError(ValueError):
+    """An IFEval instruction that cannot become a check (the message names which)."""
+
+
+def instruction_checks(ids: list[Any], kwargs_list: list[Any]) -> tuple[list[Check], list[str]]:
+    """IFEval checks for instruction ids and their kwargs (``None`` values dropped, as IFEval's
+    evaluation does), and the sentences the generic blueprint recalls for them."""
+    checks, rules = [], []
+    for index, (instruction_id, kwargs) in enumerate(zip(ids, kwargs_list, strict=True)):
+        if not isinstance(instruction_id, str):
+            raise InstructionError(f"instruction {index}: the id must be a string")
+        if kwargs is not None and not isinstance(kwargs, dict):
+            raise InstructionError(
+                f"instruction {index} ({instruction_id}): kwargs must be an object"
+            )
+        params = {k: v for k, v in (kwargs or {}).items() if v is not None}
+        try:
+            checks.append(build_check({instruction_id: params}))
+            rules.append(rule_sentence(instruction_id, params))
+        except CheckSpecError as e:
+            raise InstructionError(f"instruction {index}: {e}") from e
+        except UserError as e:
+            raise InstructionError(f"instruction {index}: {e.message}") from e
+    return checks, rules
+
+
 def is_jsonl(path: str | Path) -> bool:
     """Whether ``path`` names a JSONL file (by its suffix)."""
     return str(path).endswith((".jsonl", ".jsonl.gz"))
@@ -178,22 +206,10 @@ def _scenario_from_line(
         validate_messages(messages)
     except UserError as e:
         raise _problem(path, number, e.message) from e
-    checks, rules = [], []
-    for index, (instruction_id, kwargs) in enumerate(zip(ids, kwargs_list, strict=True)):
-        if not isinstance(instruction_id, str):
-            raise _problem(path, number, f"instruction {index}: the id must be a string")
-        if kwargs is not None and not isinstance(kwargs, dict):
-            raise _problem(
-                path, number, f"instruction {index} ({instruction_id}): kwargs must be an object"
-            )
-        params = {k: v for k, v in (kwargs or {}).items() if v is not None}
-        try:
-            checks.append(build_check({instruction_id: params}))
-            rules.append(rule_sentence(instruction_id, params))
-        except CheckSpecError as e:
-            raise _problem(path, number, f"instruction {index}: {e}") from e
-        except UserError as e:
-            raise _problem(path, number, f"instruction {index}: {e.message}") from e
+    try:
+        checks, rules = instruction_checks(ids, kwargs_list)
+    except InstructionError as e:
+        raise _problem(path, number, str(e)) from e
     key = record.get("key", number)
     if not isinstance(key, (str, int)) or isinstance(key, bool):
         raise _problem(path, number, '"key" must be a string or an integer')

