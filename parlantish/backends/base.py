@@ -96,6 +96,11 @@ class Backend(ABC):
         result = await self.agenerate(request)
         yield StreamDelta(text=result.text, result=result)
 
+    def token_ends(self, text: str) -> list[int] | None:
+        """Where each token of ``text`` ends (character offsets) in this backend's tokenizer,
+        or ``None`` when it has none at hand; reply budgets are counted with it."""
+        return None
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Free what the backend holds (connections, engine). Idempotent."""
 

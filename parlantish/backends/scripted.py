@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -26,6 +27,9 @@ ScriptItem = Union[str, dict, Exception, Callable[[GenerationRequest], Any]]  # 
 
 class ScriptError(UserError):
     """The script ran out, or produced text that breaks the request's constraint."""
+
+
+_PIECE = re.compile(r"\S+")
 
 
 def _count_tokens(text: str) -> int:
@@ -57,7 +61,9 @@ class ScriptedBackend(Backend):
 
     Each item is a string, a dict (sent as JSON), an exception (raised, to simulate failures),
     or a function ``request -> item``. ``cycle`` repeats the list; ``delay_s`` simulates latency;
-    ``validate`` checks outputs against the request's constraint. Every request received is kept
+    ``validate`` checks outputs against the request's constraint; ``cut`` cuts an output longer
+    than the request's ``max_tokens`` there, as an engine does (``finish_reason`` ``length``;
+    the conformance check then applies to the whole output). Every request received is kept
     in ``requests`` for assertions.
     """
 
@@ -71,12 +77,14 @@ class ScriptedBackend(Backend):
         validate: bool = True,
         delay_s: float = 0.0,
         model: str = "scripted",
+        cut: bool = False,
     ):
         self._function = script if callable(script) else None
         self._items: list[ScriptItem] = [] if callable(script) else list(script)
         self._cycle = cycle
         self._validate = validate
         self._delay_s = delay_s
+        self._cut = cut
         self._position = 0
         self._lock = threading.Lock()
         self.model = model
@@ -132,9 +140,11 @@ class ScriptedBackend(Backend):
         max_tokens = request.sampling.max_tokens
         completions = tuple(
             Completion(
-                text=text,
+                text=self._cut_text(text, max_tokens),
                 finish_reason="length" if _count_tokens(text) > max_tokens else "stop",
-                completion_tokens=_count_tokens(text),
+                completion_tokens=min(_count_tokens(text), max_tokens)
+                if self._cut
+                else _count_tokens(text),
             )
             for text in texts
         )
@@ -144,6 +154,15 @@ class ScriptedBackend(Backend):
             latency_s=time.perf_counter() - started,
             model=self.model,
         )
+
+    def _cut_text(self, text: str, max_tokens: int) -> str:
+        ends = self.token_ends(text)
+        return text[: ends[max_tokens - 1]] if self._cut and len(ends) > max_tokens else text
+
+    def token_ends(self, text: str) -> list[int]:
+        """This backend's tokens: whitespace-separated pieces (as its usage counts them)."""
+        ends = [m.end() for m in _PIECE.finditer(text)]
+        return ends or ([len(text)] if text else [])
 
     async def agenerate(self, request: GenerationRequest) -> GenerationResult:
         started = time.perf_counter()

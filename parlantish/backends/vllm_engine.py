@@ -357,6 +357,18 @@ class VLLMEngine(Backend):
                 results.append(e)
         return results
 
+    def token_ends(self, text: str) -> list[int] | None:
+        """The model's tokens of ``text`` (``None`` for a tokenizer without offsets)."""
+        if not text:
+            return []
+        try:
+            encoded = self._tokenizer(
+                text, add_special_tokens=False, return_offsets_mapping=True
+            )
+        except (NotImplementedError, TypeError, ValueError):  # a slow tokenizer: no offsets
+            return None
+        return sorted({end for _, end in encoded["offset_mapping"]})
+
     async def aclose(self) -> None:
         self._shutdown()
 

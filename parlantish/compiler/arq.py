@@ -114,6 +114,26 @@ class ArqLayout:
         # Worst case one character per token (small models emit digits and spaces singly).
         return _bounded_length(self.schema()) + 64
 
+    def checkpoint_tokens(self) -> int:
+        return self.max_tokens() - _bounded_length(self.reply_schema)
+
+    def parse_cut(self, text: str) -> ParsedOutput | None:
+        """A text reply cut inside its string, after every checkpoint (typed replies cut
+        short cannot be read)."""
+        if self.reply_schema.get("type") != "string":
+            return None
+        stream = _ArqStream(self)
+        stream.raw = text
+        events = stream.checkpoints()
+        reply = stream.visible()
+        if reply is None or len(events) != len(self.checkpoints):
+            return None
+        answers = tuple(
+            CheckpointAnswer(id=e.id, recall=tuple(e.recall), ask=e.ask, answer=e.answer)
+            for e in events
+        )
+        return ParsedOutput(raw=text, reply=reply, checkpoints=answers)
+
     def parse(self, text: str) -> ParsedOutput:
         try:
             value = json.loads(text)

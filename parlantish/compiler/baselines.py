@@ -88,6 +88,12 @@ class DirectLayout:
     def max_tokens(self) -> int:
         return self.budget + (len(self.rule.head + self.rule.tail) if self.rule else 0)
 
+    def checkpoint_tokens(self) -> int:
+        return 0  # the whole output is the reply (an enforced start and end included)
+
+    def parse_cut(self, text: str) -> ParsedOutput | None:
+        return None  # text always parses; JSON cut short cannot be read
+
     def parse(self, text: str) -> ParsedOutput:
         if self.reply_schema is None:
             return ParsedOutput(raw=text, reply=text)
@@ -122,6 +128,12 @@ class CotJsonLayout:
 
     def max_tokens(self) -> int:
         return self.budget + REASONING_MAX_TOKENS
+
+    def checkpoint_tokens(self) -> int:
+        return REASONING_MAX_TOKENS
+
+    def parse_cut(self, text: str) -> ParsedOutput | None:
+        return None
 
     def parse(self, text: str) -> ParsedOutput:
         try:
@@ -162,6 +174,12 @@ class CotTextLayout:
 
     def max_tokens(self) -> int:
         return self.budget + REASONING_MAX_TOKENS + 16
+
+    def checkpoint_tokens(self) -> int:
+        return REASONING_MAX_TOKENS + 16
+
+    def parse_cut(self, text: str) -> ParsedOutput | None:
+        return None  # cut before [Reply]: the parse already reads one cut after it
 
     def parse(self, text: str) -> ParsedOutput:
         if not text.startswith(REASONING_PREFIX) or REPLY_MARKER not in text:

@@ -230,7 +230,17 @@ class LongformLayout:
         forced += len(self.head + self.tail)
         return forced // CHARS_PER_TOKEN + answers + sum(self.groups) + 32
 
-    def parse(self, text: str) -> ParsedOutput:
+    def checkpoint_tokens(self) -> int:
+        return self.max_tokens() - sum(self.groups)
+
+    def parse_cut(self, text: str) -> ParsedOutput | None:
+        """A reply cut before its last required segment, after every checkpoint."""
+        try:
+            return self.parse(text, cut=True)
+        except OutputParseError:
+            return None
+
+    def parse(self, text: str, *, cut: bool = False) -> ParsedOutput:
         position = 0
 
         def expect(literal: str) -> None:
@@ -276,7 +286,8 @@ class LongformLayout:
         # At most one reminder per group boundary: reminder text inside the last segment (a
         # model may copy the reminder it was shown) stays part of that segment.
         segments = text[position:].split(self.reminder, len(self.groups) - 1)
-        if not self.min_groups <= len(segments) <= len(self.groups):
+        low = 1 if cut else self.min_groups
+        if not low <= len(segments) <= len(self.groups):
             raise OutputParseError(
                 f"the reply has {len(segments)} segments; "
                 f"expected {self.min_groups} to {len(self.groups)}"

@@ -106,6 +106,10 @@ class Layout(Protocol):
 
     def max_tokens(self) -> int: ...
 
+    def checkpoint_tokens(self) -> int: ...
+
+    def parse_cut(self, text: str) -> ParsedOutput | None: ...
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -155,6 +159,23 @@ class Plan:
     def max_tokens(self) -> int:
         """A token budget large enough for the forced texts and every bounded answer."""
         return self.layout.max_tokens()
+
+    @property
+    def checkpoint_tokens(self) -> int:
+        """A bound on the tokens the plan spends outside the visible reply (forced
+        restatements, checkpoint answers, reminders, reasoning), at worst a token a character."""
+        return self.layout.checkpoint_tokens()
+
+    def budget(self, reply_tokens: int | None) -> int:
+        """The engine's ``max_tokens`` for a visible reply of at most ``reply_tokens``: the
+        reply's budget plus the checkpoints' (:attr:`checkpoint_tokens`); without a reply
+        budget, the plan's own (:attr:`max_tokens`)."""
+        return self.max_tokens if reply_tokens is None else reply_tokens + self.checkpoint_tokens
+
+    def parse_cut(self, text: str) -> ParsedOutput | None:
+        """Read back an output cut at ``max_tokens`` inside its reply: every checkpoint
+        complete and the reply as far as it got; ``None`` when it was cut before that."""
+        return self.layout.parse_cut(text)
 
     def request(self, sampling: SamplingSettings | None = None) -> GenerationRequest:
         """The generation request; without ``sampling``, greedy with the plan's token budget."""

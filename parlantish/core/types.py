@@ -114,13 +114,17 @@ class Usage(BaseModel):
 
     ``completion_tokens`` were decoded one step each (``decoded_tokens``); ``prefilled_tokens``
     counts forced text a stepwise plan sent as a prefilled prefix after its first request
-    (counted in ``prompt_tokens`` too, never decoded)."""
+    (counted in ``prompt_tokens`` too, never decoded). ``reply_tokens`` counts the visible reply
+    returned and ``checkpoint_tokens`` the decoded tokens outside it (checkpoints, forced
+    restatements, reminders), in the backend's tokenizer; ``None`` when it has none at hand."""
 
     model_config = ConfigDict(frozen=True)
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     prefilled_tokens: int = 0
+    reply_tokens: int | None = None
+    checkpoint_tokens: int | None = None
 
     @property
     def total_tokens(self) -> int:
@@ -135,16 +139,34 @@ class Usage(BaseModel):
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             prefilled_tokens=self.prefilled_tokens + other.prefilled_tokens,
+            reply_tokens=_add_known(self.reply_tokens, other.reply_tokens),
+            checkpoint_tokens=_add_known(self.checkpoint_tokens, other.checkpoint_tokens),
         )
 
     def to_dict(self) -> dict[str, int]:
+        """The counts, with ``total_tokens`` and ``decoded_tokens``; ``reply_tokens`` and
+        ``checkpoint_tokens`` only when counted."""
+        known = {
+            name: value
+            for name, value in (
+                ("reply_tokens", self.reply_tokens),
+                ("checkpoint_tokens", self.checkpoint_tokens),
+            )
+            if value is not None
+        }
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.total_tokens,
             "decoded_tokens": self.decoded_tokens,
             "prefilled_tokens": self.prefilled_tokens,
+            **known,
         }
+
+
+def _add_known(a: int | None, b: int | None) -> int | None:
+    """A sum of counts where ``None`` is a count not taken (``None`` only if both are)."""
+    return None if a is None and b is None else (a or 0) + (b or 0)
 
 
 FinishReason = Literal["stop", "length", "abort", "error"]

@@ -117,6 +117,15 @@ class UsageRecord(_Record):
     prefilled_tokens: int = Field(
         0, ge=0, description="Forced text sent as a prefilled prefix (stepwise execution)."
     )
+    reply_tokens: int | None = Field(
+        None, ge=0, description="The visible reply's tokens; null without a tokenizer."
+    )
+    checkpoint_tokens: int | None = Field(
+        None,
+        ge=0,
+        description="Decoded tokens outside the visible reply (checkpoints, forced text); "
+        "null without a tokenizer.",
+    )
 
 
 class LengthUnits(_Record):

@@ -23,7 +23,7 @@ from collections.abc import (
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from parlantish.backends import Backend, resolve_backend
 from parlantish.backends.base import LoopThread
@@ -69,6 +69,12 @@ class Guard:
     backend can continue a message, and ``stepwise`` on a backend that cannot is an error.
     ``enforce`` (``"auto"``, ``True``, ``False``) overrides the blueprint's ``enforce`` for
     every call, and a call's own ``enforce=`` overrides it for that call.
+    ``max_tokens`` bounds the visible reply (in the backend's tokens): the engine gets it plus
+    the plan's checkpoint budget (``Plan.checkpoint_tokens``), and a reply that reaches it is
+    returned cut, with ``finish_reason`` ``length`` and its verdict; without it, the plan's own
+    budget. ``sampling`` sets any other ``SamplingSettings`` field (``top_p``, ``top_k``,
+    ``min_p``, ``repetition_penalty``, ``frequency_penalty``, ``presence_penalty``, ``stop``,
+    ``min_tokens``), and a call's own ``sampling=`` overrides it for that call.
     One Guard serves many concurrent calls (threads or coroutines).
     """
 
@@ -87,6 +93,7 @@ class Guard:
         execution: Literal["auto", "fused", "stepwise"] | None = None,
         repair: int | None = None,
         enforce: EnforceMode | None = None,
+        sampling: SamplingSettings | Mapping[str, Any] | None = None,
         **policy: Any,
     ):
         self.blueprint = (
@@ -94,9 +101,16 @@ class Guard:
         )
         self._backend_spec = backend
         self._backend: Backend | None = backend if isinstance(backend, Backend) else None
-        self.temperature = temperature
-        self.seed = seed
-        self.max_tokens = max_tokens
+        given = _sampling_fields(sampling, "sampling")
+        for name, value in (("temperature", temperature), ("seed", seed)):
+            given.setdefault(name, value)
+        if max_tokens is not None and given.get("max_tokens", max_tokens) != max_tokens:
+            raise UserError("give max_tokens once: as max_tokens= or in sampling, not both")
+        #: The base sampling of every call (its ``max_tokens`` is unused: see ``max_tokens``).
+        self.sampling = _settings(given, "sampling")
+        self.temperature = self.sampling.temperature
+        self.seed = self.sampling.seed
+        self.max_tokens = given.get("max_tokens", max_tokens)
         self.deadline_s = deadline_s
         self.output_type = output_type
         self.on_trace = on_trace
@@ -171,6 +185,7 @@ class Guard:
         temperature: float | None = None,
         seed: int | None = None,
         enforce: EnforceMode | None = None,
+        sampling: SamplingSettings | Mapping[str, Any] | None = None,
     ) -> GuardReply:
         """Guarded reply to ``messages`` (OpenAI chat format); see the class docstring."""
         collected = [
@@ -184,6 +199,7 @@ class Guard:
                 seed,
                 streaming=False,
                 enforce=enforce,
+                sampling=sampling,
             )
         ]
         final = collected[-1]
@@ -200,6 +216,7 @@ class Guard:
         temperature: float | None = None,
         seed: int | None = None,
         enforce: EnforceMode | None = None,
+        sampling: SamplingSettings | Mapping[str, Any] | None = None,
     ) -> AsyncIterator[CheckpointEvent | TextDelta | RetryEvent | FinalEvent]:
         """Like :meth:`areply`, yielding checkpoint answers and reply text as they are
         generated; a rejected attempt yields a ``RetryEvent``; the last event is ``FinalEvent``."""
@@ -213,6 +230,7 @@ class Guard:
             seed,
             streaming=True,
             enforce=enforce,
+            sampling=sampling,
         )
         async with contextlib.aclosing(events):
             async for event in events:
@@ -229,33 +247,40 @@ class Guard:
         *,
         streaming: bool,
         enforce: EnforceMode | None = None,
+        sampling: SamplingSettings | Mapping[str, Any] | None = None,
     ) -> AsyncGenerator[Any, None]:
         started = time.perf_counter()
+        overrides = _sampling_fields(sampling, "sampling")
+        reply_budget = overrides.pop("max_tokens", self.max_tokens)
+        base = _settings(self.sampling.model_dump() | overrides, "sampling")
         model = output_type or self.output_type
         conversation = list(validate_messages(messages))
         plan = self.plan(conversation, variables, model, enforce)
         budget = deadline_s if deadline_s is not None else self.deadline_s
         deadline = asyncio.get_running_loop().time() + budget if budget is not None else None
         transport = Transport(retries=self.policy.transport_retries, deadline=deadline)
-        base_temperature = self.temperature if temperature is None else temperature
-        base_seed = self.seed if seed is None else seed
+        base_temperature = base.temperature if temperature is None else temperature
+        base_seed = base.seed if seed is None else seed
         attempts: list[Attempt] = []
         with span("parlantish.guard", blueprint=self.blueprint.name, backend=self.backend.name):
             for index in range(self.policy.retries + 1):
-                sampling = SamplingSettings(
-                    temperature=self.policy.temperature_for(index, base_temperature),
-                    seed=self.policy.seed_for(index, base_seed),
-                    max_tokens=self.max_tokens or plan.max_tokens,
+                settings = base.model_copy(
+                    update={
+                        "temperature": self.policy.temperature_for(index, base_temperature),
+                        "seed": self.policy.seed_for(index, base_seed),
+                        "max_tokens": plan.budget(reply_budget),
+                    }
                 )
                 run = functools.partial(
                     run_attempt,
                     plan,
                     self.backend,
-                    sampling,
+                    settings,
                     self.checks,
                     index=index,
                     transport=transport,
                     output_type=model,
+                    reply_tokens=reply_budget,
                 )
                 try:
                     if streaming:
@@ -378,6 +403,7 @@ class Guard:
             "temperature": self.temperature,
             "seed": self.seed,
             "max_tokens": self.max_tokens,
+            "sampling": self.sampling.model_dump(exclude={"temperature", "seed", "max_tokens"}),
             "output_type": self.output_type,
             "on_trace": self.on_trace,
             "then": "raise",
@@ -437,3 +463,28 @@ class Guard:
 
     def __repr__(self) -> str:
         return f"<Guard {self.blueprint.name} on {self._backend_spec!s}>"
+
+
+def _sampling_fields(
+    sampling: SamplingSettings | Mapping[str, Any] | None, where: str
+) -> dict[str, Any]:
+    """The sampling fields a caller set (all of a ``SamplingSettings``'s set fields)."""
+    if sampling is None:
+        return {}
+    if isinstance(sampling, SamplingSettings):
+        return sampling.model_dump(exclude_unset=True)
+    if not isinstance(sampling, Mapping):
+        raise UserError(f"{where} must be a mapping or SamplingSettings, not {sampling!r}")
+    _settings(dict(sampling), where)  # unknown names and bad values are located here
+    return dict(sampling)
+
+
+def _settings(fields: Mapping[str, Any], where: str) -> SamplingSettings:
+    try:
+        return SamplingSettings.model_validate(dict(fields))
+    except ValidationError as e:
+        first = e.errors()[0]
+        name = ".".join(str(part) for part in first["loc"])
+        valid = ", ".join(SamplingSettings.model_fields)
+        problem = "unknown setting" if first["type"] == "extra_forbidden" else first["msg"]
+        raise UserError(f"{where}.{name}: {problem}", hint=f"sampling settings: {valid}") from e

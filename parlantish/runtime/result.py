@@ -79,7 +79,8 @@ class Attempt(BaseModel):
     backend: str
     temperature: float
     seed: int | None = None
-    max_tokens: int | None = None
+    max_tokens: int | None = None  # the engine's: the reply budget plus the checkpoints'
+    reply_budget: int | None = None  # the caller's max_tokens, bounding the visible reply
     raw: str | None = None
     text: str | None = None
     reply: Any = None

@@ -15,7 +15,7 @@ from parlantish.runtime.streaming import FinalEvent, TextDelta
 from parlantish.server.errors import failure_kind, internal_error, translate
 from parlantish.server.limits import LRUCache
 from parlantish.server.metrics import ProxyMetrics
-from parlantish.server.protocol import ChatCompletionRequest, ProxyError, completion, parse_request
+from parlantish.server.protocol import ChatCompletionRequest, completion, parse_request
 from parlantish.server.sse import DONE, ChunkWriter, event_stream
 
 __all__ = ["GuardedHandler"]
@@ -28,24 +28,6 @@ def _extension(reply: GuardReply) -> dict[str, Any]:
     for key in ("reply", "text", "raw"):
         data.pop(key, None)
     return data
-
-
-def _refuse_unsupported(request: ChatCompletionRequest) -> None:
-    if request.stop is not None:
-        raise ProxyError(
-            400,
-            "'stop' is not supported for guarded completions (the blueprint's "
-            "constraint decides where the output ends)",
-            param="stop",
-            code="invalid_request",
-        )
-    if request.top_p not in (None, 1, 1.0):
-        raise ProxyError(
-            400,
-            "'top_p' other than 1 is not supported for guarded completions",
-            param="top_p",
-            code="invalid_request",
-        )
 
 
 async def _replay(reply: GuardReply) -> AsyncIterator[Any]:
@@ -78,12 +60,12 @@ class GuardedHandler:
 
     async def __call__(self, blueprint: Blueprint, body: dict[str, Any]) -> Response:
         request = parse_request(body)
-        _refuse_unsupported(request)
         guard = self.guard(blueprint, request.budget)
         options: dict[str, Any] = {
             "deadline_s": request.parlantish.deadline_s or self.deadline_s,
             "temperature": request.temperature,
             "seed": request.seed,
+            "sampling": request.sampling,
         }
         # The Guard compiles the plan before it calls the backend, so bad variables or messages
         # fail here, before anything is generated or sent.
@@ -95,7 +77,15 @@ class GuardedHandler:
             raise translate(e) from e
         self._count(blueprint, reply)
         usage, extension = reply.usage.to_dict(), _extension(reply)
-        return JSONResponse(completion(request.model, reply.text, usage, extension=extension))
+        return JSONResponse(
+            completion(
+                request.model,
+                reply.text,
+                usage,
+                finish_reason=reply.finish_reason or "stop",
+                extension=extension,
+            )
+        )
 
     def _count(self, blueprint: Blueprint, reply: GuardReply) -> None:
         self.metrics.count_usage(reply.usage.prompt_tokens, reply.usage.completion_tokens)
@@ -137,7 +127,7 @@ class GuardedHandler:
                     break
             assert reply is not None
             self._count(guard.blueprint, reply)
-            yield piece(finish_reason="stop", extension=_extension(reply))
+            yield piece(finish_reason=reply.finish_reason or "stop", extension=_extension(reply))
             if request.include_usage:
                 yield piece(usage=reply.usage.to_dict())
         except Exception as e:  # the status line is sent: the failure becomes an error event

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from starlette.responses import JSONResponse
 
 __all__ = [
+    "SAMPLING_FIELDS",
     "ChatCompletionRequest",
     "ParlantishExtension",
     "ProxyError",
@@ -33,9 +34,26 @@ class ParlantishExtension(BaseModel):
     deadline_s: float | None = Field(None, gt=0)
 
 
+#: Sampling fields of the request body passed to the Guard as they are: OpenAI's, and the extra
+#: ones vLLM's OpenAI server accepts at the top level of the body (``extra_body`` in the SDK).
+SAMPLING_FIELDS = (
+    "top_p",
+    "frequency_penalty",
+    "presence_penalty",
+    "top_k",
+    "min_p",
+    "repetition_penalty",
+    "min_tokens",
+)
+
+
 class ChatCompletionRequest(BaseModel):
     """The fields a guarded completion honours. Others that change what is generated (tools,
-    response_format, n > 1, logprobs, …) are refused with 400 rather than silently ignored."""
+    response_format, n > 1, logprobs, …) are refused with 400 rather than silently ignored.
+
+    ``max_tokens`` (or ``max_completion_tokens``) bounds the visible reply; the blueprint's
+    checkpoints get their own budget on top. ``stop`` strings end the whole output, checkpoints
+    included: one met before the reply is complete makes the output unreadable."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -46,10 +64,16 @@ class ChatCompletionRequest(BaseModel):
     max_tokens: int | None = Field(None, ge=1)
     max_completion_tokens: int | None = Field(None, ge=1)
     seed: int | None = None
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    top_k: int | None = Field(None, ge=-1)
+    min_p: float | None = Field(None, ge=0, le=1)
+    repetition_penalty: float | None = Field(None, gt=0, le=2)
+    min_tokens: int | None = Field(None, ge=0)
     n: Literal[1] | None = None
     stream: bool = False
     stream_options: dict[str, Any] | None = None
-    stop: str | list[str] | None = None
+    stop: str | list[str] | None = Field(None, max_length=4)
     user: str | None = None
     metadata: dict[str, str] | None = None
     parlantish: ParlantishExtension = Field(default_factory=ParlantishExtension)
@@ -63,6 +87,14 @@ class ChatCompletionRequest(BaseModel):
     @property
     def budget(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
+
+    @property
+    def sampling(self) -> dict[str, Any]:
+        """The sampling fields given (``SamplingSettings`` names), without the budget."""
+        given = {name: getattr(self, name) for name in SAMPLING_FIELDS}
+        if self.stop is not None:
+            given["stop"] = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
+        return {name: value for name, value in given.items() if value is not None}
 
     @property
     def include_usage(self) -> bool:

@@ -89,16 +89,14 @@ class Relay:
 
     async def _generate(self, body: dict[str, Any]) -> Response:
         request = parse_request(body)
-        stop = [request.stop] if isinstance(request.stop, str) else list(request.stop or [])
         try:
             generation = GenerationRequest(
                 messages=request.messages,
                 sampling=SamplingSettings(
                     temperature=1.0 if request.temperature is None else request.temperature,
-                    top_p=request.top_p or 1.0,
                     max_tokens=request.budget or PASSTHROUGH_MAX_TOKENS,
                     seed=request.seed,
-                    stop=tuple(stop),
+                    **request.sampling,
                 ),
             )
         except ValidationError as e:

@@ -121,7 +121,10 @@ def test_passthrough_is_off_by_default_and_generates_plainly_when_on(folder):
         (body(temperature=9), 400, "temperature", "invalid_request"),
         (body(tools=[{"type": "function"}]), 400, "tools", "invalid_request"),
         (body(n=2), 400, "n", "invalid_request"),
-        (body(stop=["\n"]), 400, "stop", "invalid_request"),
+        (body(stop=["a", "b", "c", "d", "e"]), 400, "stop", "invalid_request"),
+        (body(top_k=-2), 400, "top_k", "invalid_request"),
+        (body(min_p=1.5), 400, "min_p", "invalid_request"),
+        (body(repetition_penalty=0), 400, "repetition_penalty", "invalid_request"),
         ({"messages": USER}, 400, "model", "invalid_request"),
         (
             {**body(), "messages": [{"role": "robot", "content": "x"}]},
