@@ -164,13 +164,8 @@ class Evaluator:
                         plan = self._compile(scenario, arm)
                         if scenario.turns:
                             seed = _seed(spec.seed, scenario.id, length, sample, 1)
-                        max_tokens = length or spec.sampling.max_tokens or plan.max_tokens
-                        sampling = SamplingSettings(
-                            temperature=spec.sampling.temperature,
-                            top_p=spec.sampling.top_p,
-                            max_tokens=max_tokens,
-                            seed=seed,
-                        )
+                        max_tokens = length or plan.budget(spec.sampling.max_tokens)
+                        sampling = spec.sampling.settings(max_tokens=max_tokens, seed=seed)
                         suffix = "" if length is None else f"@{length}"
                         key = f"{scenario.id}|{arm.name}{suffix}|{sample}"
                         items.append(
@@ -279,7 +274,8 @@ class Evaluator:
             conversation.append({"role": "assistant", "content": record["text"] or ""})
 
     def _max_tokens(self, item: WorkItem, plan: Plan) -> int:
-        return item.length or self.suite.spec.sampling.max_tokens or plan.max_tokens
+        # A swept length is the engine's; the suite's max_tokens bounds the visible reply.
+        return item.length or plan.budget(self.suite.spec.sampling.max_tokens)
 
     @staticmethod
     def _errored(store: ResultStore) -> set[str]:
@@ -344,6 +340,7 @@ class Evaluator:
             item.scenario.turn_checks(turn) if turn else item.scenario.checks,
             transport=Transport(retries=self.transport_retries, backoff_s=0.5, backoff_max_s=10.0),
             units=units,
+            reply_tokens=None if item.length else self.suite.spec.sampling.max_tokens,
         )
         record = self._record(item, attempt, cuts[0] if cuts else None, window)
         if turn is not None:

@@ -30,6 +30,7 @@ from parlantish.blueprint.semantics import segments_problems
 from parlantish.blueprint.source import Problem, SourceDocument, read_source
 from parlantish.checks import Check, CheckSpecError, build_checks
 from parlantish.compiler import ARMS, validate_messages
+from parlantish.core import SamplingSettings
 from parlantish.errors import Location, UserError
 from parlantish.eval.ifeval_import import is_jsonl, load_ifeval_scenarios
 from parlantish.eval.scenario import (
@@ -69,11 +70,35 @@ class ArmSpec(_Strict):
 
 
 class SamplingSpec(_Strict):
-    """Sampling for every request (consistency is about repeated sampling: temperature > 0)."""
+    """Sampling for every request (consistency is about repeated sampling: temperature > 0).
+    The defaults are the engine's (no cut, no penalty); seeds come from the suite's ``seed``."""
 
     temperature: float = Field(0.7, ge=0, le=5)
     top_p: float = Field(1.0, gt=0, le=1)
-    max_tokens: int | None = Field(None, ge=1, description="Default: the plan's own budget.")
+    max_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="Most tokens of the visible reply; the plan's checkpoints get their own "
+        "budget on top. Default: the plan's own budget.",
+    )
+    top_k: int = Field(0, ge=-1, description="Keep the k likeliest tokens; 0 or -1: no cut.")
+    min_p: float = Field(0.0, ge=0, le=1, description="Drop tokens below min_p × the top one.")
+    repetition_penalty: float = Field(1.0, gt=0, le=2, description="1: no penalty.")
+    frequency_penalty: float = Field(0.0, ge=-2, le=2)
+    presence_penalty: float = Field(0.0, ge=-2, le=2)
+    stop: list[str] = Field(
+        default_factory=list, max_length=4, description="Strings that end the whole output."
+    )
+    min_tokens: int = Field(0, ge=0, description="Tokens before EOS or a stop string may end.")
+
+    def settings(self, *, max_tokens: int, seed: int | None) -> SamplingSettings:
+        """The engine's sampling settings for one request (``max_tokens``: the engine's)."""
+        return SamplingSettings(
+            **self.model_dump(exclude={"max_tokens", "stop"}),
+            stop=tuple(self.stop),
+            max_tokens=max_tokens,
+            seed=seed,
+        )
 
 
 class ImprovementThreshold(_Strict):

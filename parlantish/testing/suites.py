@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from parlantish.compiler import compile_plan
-from parlantish.core import SamplingSettings
 from parlantish.errors import ParlantishError
 from parlantish.eval import LoadedSuite, load_suite
 from parlantish.eval.scenario import LoadedScenario
@@ -97,10 +96,8 @@ class SuiteItem(pytest.Item):
         plan = compile_plan(
             blueprint, self.scenario.variables, self.scenario.messages, arm=self.arm.kind
         )
-        sampling = SamplingSettings(
-            temperature=spec.sampling.temperature,
-            top_p=spec.sampling.top_p,
-            max_tokens=self.length or spec.sampling.max_tokens or plan.max_tokens,
+        sampling = spec.sampling.settings(
+            max_tokens=self.length or plan.budget(spec.sampling.max_tokens), seed=None
         )
         maximum = settings.samples or spec.samples
         seed = spec.seed if settings.seed is None else settings.seed
