@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -14,7 +15,7 @@ from parlantish.backends import (
     SamplingSettings,
     resolve_backend,
 )
-from parlantish.cli.options import backend_option
+from parlantish.cli.options import backend_option, sampling_options
 from parlantish.errors import ConstraintError, Location, UserError
 
 
@@ -96,6 +97,7 @@ def build_constraint(
 @click.option("--max-tokens", type=click.IntRange(min=1), default=256, show_default=True)
 @click.option("--temperature", type=click.FloatRange(0, 5), default=0.0, show_default=True)
 @click.option("--seed", type=int, default=None)
+@sampling_options
 @click.option(
     "--json",
     "as_json",
@@ -116,18 +118,21 @@ def command(
     temperature: float,
     seed: int | None,
     as_json: bool,
+    sampling: dict[str, Any],
 ) -> None:
     """Generate a completion for PROMPT, optionally under one structured-output constraint."""
     constraint = build_constraint(json_schema, regex, choice, grammar, structural_tag)
-    sampling = SamplingSettings(max_tokens=max_tokens, temperature=temperature, seed=seed)
+    settings = SamplingSettings(
+        max_tokens=max_tokens, temperature=temperature, seed=seed, **sampling
+    )
     if raw:
         if system:
             raise UserError("--system cannot be used with --raw")
-        request = GenerationRequest(prompt=prompt, sampling=sampling, constraint=constraint)
+        request = GenerationRequest(prompt=prompt, sampling=settings, constraint=constraint)
     else:
         messages = [ChatMessage(role="system", content=system)] if system else []
         messages.append(ChatMessage(role="user", content=prompt))
-        request = GenerationRequest(messages=messages, sampling=sampling, constraint=constraint)
+        request = GenerationRequest(messages=messages, sampling=settings, constraint=constraint)
     result = resolve_backend(backend).generate(request)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False))

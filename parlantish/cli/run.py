@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
 from parlantish.blueprint import load_blueprint
 from parlantish.cli.messages import conversation_from_flags, message_options
-from parlantish.cli.options import allow_root_option, backend_option
+from parlantish.cli.options import allow_root_option, backend_option, sampling_options
 from parlantish.cli.variables import parse_var_flags
 from parlantish.errors import AttemptsExhaustedError
 
@@ -21,6 +22,13 @@ from parlantish.errors import AttemptsExhaustedError
 @message_options
 @click.option("--temperature", type=click.FloatRange(0, 5), default=0.0, show_default=True)
 @click.option("--seed", type=int, default=None)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Most tokens of the visible reply (the checkpoints get their own budget on top).",
+)
+@sampling_options
 @click.option(
     "--retries", type=click.IntRange(0, 20), default=None, help="Override on_fail.retries."
 )
@@ -48,6 +56,8 @@ def command(
     retries: int | None,
     deadline_s: float | None,
     as_json: bool,
+    max_tokens: int | None,
+    sampling: dict[str, Any],
 ) -> None:
     """Generate a guarded reply with blueprint FILE and print it."""
     from parlantish.runtime import Guard
@@ -60,6 +70,8 @@ def command(
         backend,
         temperature=temperature,
         seed=seed,
+        max_tokens=max_tokens,
+        sampling=sampling,
         deadline_s=deadline_s,
         retries=retries,
     )

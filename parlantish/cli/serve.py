@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import click
 
+from parlantish.cli.options import sampling_options
 from parlantish.errors import UserError
 from parlantish.server.config import (
     API_KEY_ENV,
@@ -122,6 +124,7 @@ def _mapping(pairs: tuple[str, ...]) -> dict[str, str]:
     show_default=True,
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
 )
+@sampling_options
 def command(
     upstream: str,
     blueprints_path: str,
@@ -138,6 +141,7 @@ def command(
     grammar_cache_mb: int,
     graceful_timeout: float,
     log_level: str,
+    sampling: dict[str, Any],
 ) -> None:
     """Serve an OpenAI-compatible API that applies blueprints: POST /v1/chat/completions,
     GET /v1/models, /health and /metrics. Point an OpenAI client's base URL at
@@ -160,6 +164,7 @@ def command(
         max_body_bytes=max_body_bytes,
         body_timeout_s=body_timeout_s,
         max_requests_per_key=max_requests_per_key,
+        sampling=sampling,
     )
     app = create_app(config)  # resolves the upstream: an in-process engine starts here
     config_ = server_config(

@@ -8,6 +8,7 @@ can ``include`` them, or the file can be given instead of a suite).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -192,6 +193,20 @@ class LoadedSuite:
     arm_blueprints: dict[str, Blueprint] = field(default_factory=dict)  # variants by arm name
     hash: str = ""
     bad_rows: list[str] = field(default_factory=list)  # rows left out of an imported file
+
+    def with_sampling(self, overrides: dict[str, Any]) -> LoadedSuite:
+        """The suite with some of its ``sampling`` settings replaced (a command line's); a bad
+        value is a ``UserError`` naming the setting."""
+        if not overrides:
+            return self
+        try:
+            sampling = SamplingSpec.model_validate(self.spec.sampling.model_dump() | overrides)
+        except ValidationError as e:
+            first = e.errors()[0]
+            name = ".".join(str(part) for part in first["loc"])
+            raise UserError(f"sampling.{name}: {first['msg']}") from e
+        spec = self.spec.model_copy(update={"sampling": sampling})
+        return dataclasses.replace(self, spec=spec)
 
     @property
     def name(self) -> str:

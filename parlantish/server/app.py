@@ -54,7 +54,11 @@ class _Proxy:
         self.backend = backend
         self.metrics = ProxyMetrics()
         self.guarded = GuardedHandler(
-            backend, self.metrics, config.deadline_s, config.guard_cache_size
+            backend,
+            self.metrics,
+            config.deadline_s,
+            config.guard_cache_size,
+            sampling=config.sampling,
         )
         self.relay = Relay(config.upstream, backend, self.metrics, config.max_concurrency)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from parlantish.blueprint import Blueprint, load_blueprint
 from parlantish.errors import UserError
@@ -61,7 +62,8 @@ class ProxyConfig:
     ``Authorization: Bearer KEY``; ``deadline_s`` bounds each guarded call unless the request
     sets its own. Limits: ``max_body_bytes`` per request body (413 beyond), ``body_timeout_s``
     for the body to arrive (408), ``max_requests_per_key`` in flight per API key (429),
-    ``guard_cache_size`` Guards kept (one per blueprint and ``max_tokens``).
+    ``guard_cache_size`` Guards kept (one per blueprint and ``max_tokens``). ``sampling``:
+    ``SamplingSettings`` fields for guarded requests that do not set them (``top_k``, …).
     """
 
     upstream: str
@@ -75,6 +77,7 @@ class ProxyConfig:
     body_timeout_s: float = 30.0
     max_requests_per_key: int = 128
     guard_cache_size: int = 64
+    sampling: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.model_map.values()) - set(self.blueprints))

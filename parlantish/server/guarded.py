@@ -46,8 +46,11 @@ class GuardedHandler:
         metrics: ProxyMetrics,
         deadline_s: float | None,
         cache_size: int,
+        *,
+        sampling: dict[str, Any] | None = None,
     ):
         self.backend = backend
+        self.sampling = dict(sampling or {})  # the proxy's defaults; a request's fields win
         self.metrics = metrics
         self.deadline_s = deadline_s
         self.guards: LRUCache[tuple[str, int | None], Guard] = LRUCache(cache_size)
@@ -65,7 +68,7 @@ class GuardedHandler:
             "deadline_s": request.parlantish.deadline_s or self.deadline_s,
             "temperature": request.temperature,
             "seed": request.seed,
-            "sampling": request.sampling,
+            "sampling": self.sampling | request.sampling,
         }
         # The Guard compiles the plan before it calls the backend, so bad variables or messages
         # fail here, before anything is generated or sent.
