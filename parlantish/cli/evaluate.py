@@ -18,8 +18,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from parlantish.backends import Backend, resolve_backend
-from parlantish.cli.options import allow_root_option
+from parlantish.cli.options import allow_root_option, sampling_options
 from parlantish.core.types import GenerationRequest, GenerationResult
+from parlantish.eval.folder import folder_conflicts
 from parlantish.eval.runner import Evaluator, WorkItem
 from parlantish.eval.runner import Progress as RunProgress
 from parlantish.eval.store import RESULTS_FILE, read_results
@@ -92,11 +93,27 @@ def run_is_finished(items: list[WorkItem], out: str | Path, *, retry_errors: boo
     "--retry-errors", is_flag=True, help="Run again the samples recorded with backend errors."
 )
 @click.option(
+    "--force-new",
+    is_flag=True,
+    help="Start over when OUT holds another run's results (they are moved to "
+    "OUT/previous-<time>/).",
+)
+@click.option(
     "--skip-bad",
     is_flag=True,
     help="Multi-IF CSV: leave out (and list) bad rows instead of stopping at the first.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--temperature", type=click.FloatRange(0, 5), default=None, help="Override the suite's."
+)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Most tokens of each visible reply, overriding the suite's.",
+)
+@sampling_options
 def eval_command(
     suite: str,
     out: str,
@@ -107,13 +124,19 @@ def eval_command(
     concurrency: int | None,
     transport_retries: int,
     retry_errors: bool,
+    force_new: bool,
     skip_bad: bool,
     quiet: bool,
+    temperature: float | None,
+    max_tokens: int | None,
+    sampling: dict[str, Any],
 ) -> None:
     """Run SUITE (a suite file, an IFEval-format .jsonl, or a Multi-IF .csv of multi-turn
     conversations) with and without blueprints and write OUT/results.jsonl, report.json,
     report.html and junit.xml. Re-running resumes. Exit code 1 when a threshold fails."""
-    loaded = load_suite(suite, skip_bad=skip_bad)
+    basics = {"temperature": temperature, "max_tokens": max_tokens}
+    sampling |= {name: value for name, value in basics.items() if value is not None}
+    loaded = load_suite(suite, skip_bad=skip_bad).with_sampling(sampling)
     for bad in loaded.bad_rows:
         Console(stderr=True).print(f"skipped {bad}", soft_wrap=True, highlight=False, markup=False)
     specs = list(backends) or [os.environ.get("PARLANTISH_BACKEND", "embedded")]
@@ -129,13 +152,18 @@ def eval_command(
             concurrency=concurrency,
             transport_retries=transport_retries,
             retry_errors=retry_errors,
+            force_new=force_new,
         )
 
     # Arms are checked and every sample compiled before a backend exists: a typo or a bad
     # scenario fails in a second, not after the engine's start.
-    items = evaluator_on(_NotStarted()).plan()
+    planner = evaluator_on(_NotStarted())
+    items = planner.plan()
+    conflicts = folder_conflicts(out, items, planner.identity())
+    if conflicts and not force_new:
+        planner.check_folder(items)  # names the conflicts, before any model loads
     err = Console(stderr=True)
-    if run_is_finished(items, out, retry_errors=retry_errors):
+    if not conflicts and run_is_finished(items, out, retry_errors=retry_errors):
         err.print(
             f"all {len(items)} samples are saved in {out}: nothing to generate",
             soft_wrap=True,

@@ -21,6 +21,7 @@ from parlantish.backends import Backend
 from parlantish.compiler import ARMS, ParsedOutput, Plan, compile_plan
 from parlantish.core import SamplingSettings
 from parlantish.errors import UserError
+from parlantish.eval.folder import check_output_folder
 from parlantish.eval.lock import lock_output
 from parlantish.eval.manifest import MANIFEST_FILE, Progress, run_manifest
 from parlantish.eval.records import (
@@ -82,7 +83,8 @@ class Evaluator:
 
     ``samples``, ``arms`` (names) and ``limit`` (first K scenarios) override the suite;
     ``transport_retries`` retries a sample's request on retryable backend errors before it is
-    recorded as an error. ``on_progress`` is called after every finished sample.
+    recorded as an error. ``on_progress`` is called after every finished sample. An output
+    folder holding another run's results is refused, or with ``force_new`` moved aside first.
     """
 
     def __init__(
@@ -97,6 +99,7 @@ class Evaluator:
         concurrency: int | None = None,
         transport_retries: int = 3,
         retry_errors: bool = False,
+        force_new: bool = False,
         ruler: TokenRuler | None = None,
         on_progress: Callable[[Progress], None] | None = None,
     ):
@@ -109,6 +112,7 @@ class Evaluator:
         self.concurrency = concurrency or suite.spec.concurrency
         self.transport_retries = transport_retries
         self.retry_errors = retry_errors
+        self.force_new = force_new
         self._ruler = ruler
         self.on_progress = on_progress
         self.progress = Progress(total=0)
@@ -135,6 +139,23 @@ class Evaluator:
         if self._ruler is None:
             self._ruler = TokenRuler.for_backend(self.backend)
         return self._ruler
+
+    def identity(self) -> dict[str, Any]:
+        """The settings that decide what a saved sample means, shaped as in ``run.json``: a
+        folder whose saved run differs in any of them is not resumed."""
+        spec = self.suite.spec
+        return {
+            "suite": {"name": self.suite.name},
+            "seed": spec.seed,
+            "sampling": spec.sampling.model_dump(),
+            "lengths": spec.lengths,
+            "window_tokens": spec.window_tokens,
+        }
+
+    def check_folder(self, items: list[WorkItem]) -> None:
+        """Refuse an output folder holding another run's results (``UserError``), or with
+        ``force_new`` move its files aside."""
+        check_output_folder(self.out, items, self.identity(), force_new=self.force_new)
 
     def settings(self) -> dict[str, Any]:
         spec = self.suite.spec
@@ -210,9 +231,13 @@ class Evaluator:
         """Run every sample not yet in ``OUT/results.jsonl``; returns the (closed) store."""
         items = self.plan()
         lock = lock_output(self.out)  # a second run on this folder fails here, naming the PID
-        store = ResultStore(self.out).open()
         try:
-            self._check_compatible(store, items)
+            self.check_folder(items)
+            store = ResultStore(self.out).open()
+        except BaseException:
+            lock.release()
+            raise
+        try:
             if self.retry_errors:
                 store.drop(self._errored(store))
             write_atomic(
@@ -295,21 +320,6 @@ class Evaluator:
             if turn is not None and (record.get("turn") or 0) > turn:
                 doomed.add(key)
         return doomed
-
-    def _check_compatible(self, store: ResultStore, items: list[WorkItem]) -> None:
-        first_keys = {item.record_keys[0]: item for item in items}
-        turn_keys = {key: item for item in items for key in item.record_keys[1:]}
-        for key, record in store.records.items():
-            item = first_keys.get(key)
-            later = turn_keys.get(key)
-            if (item is not None and record.get("plan_key") != item.plan.key) or (
-                later is not None and record.get("messages_hash") != later.scenario.messages_hash
-            ):
-                raise UserError(
-                    f"{store.path} holds sample {key!r} from a different suite or blueprint "
-                    "(its compiled request differs)",
-                    hint="use a new --out folder, or delete the old results",
-                )
 
     def _count(self, record: dict[str, Any]) -> None:
         progress = self.progress

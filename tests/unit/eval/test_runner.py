@@ -120,7 +120,7 @@ def test_transient_failures_are_retried_within_the_sample(suite_file, tmp_path):
 def test_results_of_another_suite_are_refused(suite_file, tmp_path):
     evaluator(suite_file, tmp_path, samples=1).run()
     suite_file.write_text(suite_file.read_text().replace("Refund me now!", "Something else"))
-    with pytest.raises(UserError, match="different suite"):
+    with pytest.raises(UserError, match="another suite or blueprint"):
         evaluator(suite_file, tmp_path, samples=1).run()
 
 

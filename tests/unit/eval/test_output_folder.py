@@ -1,0 +1,163 @@
+"""An output folder holds one run: another run's results are refused before anything is
+generated, ``--force-new`` moves them aside (nothing lost), and two concurrent evals on one
+folder give one run and one refusal, every sample once."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from parlantish.cli import evaluate
+from parlantish.cli.main import main
+from parlantish.errors import UserError
+from parlantish.eval import read_results
+
+from .conftest import comma_sometimes, plan_shaped
+from .test_runner import evaluator
+
+
+def snapshot(folder):
+    """The run's files of ``folder`` (not the lock file) by name."""
+    return {
+        p.name: p.read_bytes()
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".")
+    }
+
+
+def test_a_run_with_other_sampling_settings_is_refused_and_nothing_changes(suite_file, tmp_path):
+    out = tmp_path / "out"
+    evaluator(suite_file, out, samples=1).run()
+    before = snapshot(out)
+    suite_file.write_text(
+        suite_file.read_text().replace("seed: 1", "seed: 1\nsampling: {temperature: 0.2}")
+    )
+    second = evaluator(suite_file, out, samples=1)
+    with pytest.raises(UserError, match=r"sampling\.temperature: 0\.7 saved, 0\.2 now"):
+        second.run()
+    assert not second.backend.requests
+    assert snapshot(out) == before
+
+
+def test_saved_samples_outside_the_run_are_refused_and_counted(suite_file, tmp_path):
+    out = tmp_path / "out"
+    evaluator(suite_file, out, samples=2).run()
+    with pytest.raises(UserError, match=r"samples outside this run \(6\)"):
+        evaluator(suite_file, out, samples=1).run()
+
+
+def test_a_larger_run_resumes_into_the_folder(suite_file, tmp_path):
+    out = tmp_path / "out"
+    evaluator(suite_file, out, samples=1).run()
+    more = evaluator(suite_file, out, samples=2)
+    more.run()
+    assert len(more.backend.requests) == 2 * 3  # only the new samples
+    keys = [r["key"] for r in read_results(out / "results.jsonl")]
+    assert len(keys) == len(set(keys)) == 2 * 3 * 2
+
+
+def test_force_new_moves_the_old_run_aside_and_starts_afresh(suite_file, tmp_path):
+    out = tmp_path / "out"
+    evaluator(suite_file, out, samples=2).run()
+    before = snapshot(out)
+    fresh = evaluator(suite_file, out, samples=1, force_new=True)
+    fresh.run()
+    (aside,) = [p for p in out.iterdir() if p.name.startswith("previous-")]
+    assert snapshot(aside) == before  # nothing lost
+    records = read_results(out / "results.jsonl")
+    assert len(records) == 2 * 3 and {r["sample"] for r in records} == {0}
+    assert json.loads((out / "run.json").read_text())["samples"] == 1
+
+
+def test_force_new_on_a_compatible_folder_keeps_it(suite_file, tmp_path):
+    out = tmp_path / "out"
+    evaluator(suite_file, out, samples=1).run()
+    again = evaluator(suite_file, out, samples=1, force_new=True)
+    again.run()
+    assert not again.backend.requests
+    assert not [p for p in out.iterdir() if p.name.startswith("previous-")]
+
+
+def test_the_cli_refuses_before_any_backend_starts(suite_file, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+    evaluator(suite_file, out, samples=2).run()
+
+    def no_backend(*args, **kwargs):
+        raise AssertionError("the backend was resolved before the folder was checked")
+
+    monkeypatch.setattr(evaluate, "resolve_backend", no_backend)
+    args = ["eval", str(suite_file), "--out", str(out), "--samples", "1", "--quiet"]
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    err = capsys.readouterr().err
+    assert exited.value.code != 0
+    assert "samples outside this run" in err and "--force-new" in err and "Traceback" not in err
+
+    backends = []
+
+    def scripted(specs, **options):
+        backends.append(
+            plan_shaped(evaluator(suite_file, tmp_path / "unused", samples=1), comma_sometimes)
+        )
+        return backends[-1]
+
+    monkeypatch.setattr(evaluate, "resolve_backend", scripted)
+    with pytest.raises(SystemExit) as exited:
+        main([*args, "--force-new"])
+    assert exited.value.code in (0, 1), capsys.readouterr().err
+    assert len(read_results(out / "results.jsonl")) == 2 * 3
+    assert len(backends) == 1 and len(backends[0].requests) > 0
+
+
+CONCURRENT = textwrap.dedent(
+    """
+    import sys
+    from parlantish.backends import ScriptedBackend
+    from parlantish.compiler import example_output
+    from parlantish.errors import UserError
+    from parlantish.eval import Evaluator, load_suite
+    from parlantish.eval.ruler import TokenRuler
+
+    suite, out = sys.argv[1], sys.argv[2]
+    ev = Evaluator(load_suite(suite), ScriptedBackend(), out, samples=4, concurrency=2,
+                   ruler=TokenRuler())
+    plans = {}
+    for item in ev.plan():
+        key = item.plan.constraint.key if item.plan.constraint else None
+        plans[(item.plan.messages, key)] = item.plan
+
+    def answer(request):
+        key = request.constraint.key if request.constraint else None
+        plan = plans[(tuple(request.messages), key)]
+        text = ["alpha beta", "gamma delta"]
+        return example_output(plan, text if plan.mode == "longform" else " ".join(text))
+
+    ev.backend = ScriptedBackend(answer, delay_s=0.05)
+    try:
+        ev.run()
+    except UserError as e:
+        print(e.message, file=sys.stderr)
+        sys.exit(3)
+    """
+)
+
+
+def test_two_concurrent_evals_on_one_folder_one_runs_one_refuses(suite_file, tmp_path):
+    out = tmp_path / "out"
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT, str(suite_file), str(out)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    codes = sorted(run.wait(timeout=300) for run in runs)
+    errors = [run.stderr.read().decode() for run in runs]
+    assert codes == [0, 3], errors
+    assert any("is in use by process" in e for e in errors), errors
+    raw = [line for line in (out / "results.jsonl").read_text().splitlines() if line]
+    keys = [json.loads(line)["key"] for line in raw]
+    assert len(keys) == len(set(keys)) == 2 * 3 * 4
