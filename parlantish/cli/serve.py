@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -166,6 +167,9 @@ def command(
         max_requests_per_key=max_requests_per_key,
         sampling=sampling,
     )
+    # A line per guarded call is an access log: like uvicorn's, shown only at debug.
+    trace_level = logging.DEBUG if log_level == "debug" else logging.WARNING
+    logging.getLogger("parlantish.guard").setLevel(trace_level)
     app = create_app(config)  # resolves the upstream: an in-process engine starts here
     config_ = server_config(
         app,

@@ -222,6 +222,8 @@ def test_64_concurrent_clients_get_well_formed_replies(proxy):
         ]
     metrics = httpx.get(f"{proxy.url}/metrics", headers={"Authorization": f"Bearer {KEY}"}).text
     assert 'parlantish_requests_total{mode="guarded",status="200"}' in metrics
+    # A line per guarded call would be an access log: at the default --log-level info, none.
+    assert "guarded call" not in proxy.log.read_text(errors="replace")
 
 
 @pytest.mark.server

@@ -2,6 +2,9 @@
 shape."""
 
 import random
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -61,3 +64,48 @@ def comma_sometimes(plan, rng):
     """Segments of plain words; about one in four segments has a comma."""
     segments = [" ".join(["word"] * 8) + ("," if rng.random() < 0.25 else "") for _ in range(3)]
     return segments if plan.mode == "longform" else " ".join(segments)
+
+
+SCRIPTED_RUN = textwrap.dedent(
+    """
+    import sys
+    from parlantish.backends import ScriptedBackend
+    from parlantish.compiler import example_output
+    from parlantish.errors import UserError
+    from parlantish.eval import Evaluator, load_suite
+    from parlantish.eval.ruler import TokenRuler
+
+    suite, out, samples, concurrency, delay_s = sys.argv[1:]
+    ev = Evaluator(load_suite(suite), ScriptedBackend(), out, samples=int(samples),
+                   concurrency=int(concurrency), ruler=TokenRuler())
+    plans = {}
+    for item in ev.plan():
+        key = item.plan.constraint.key if item.plan.constraint else None
+        plans[(item.plan.messages, key)] = item.plan
+
+    def answer(request):
+        key = request.constraint.key if request.constraint else None
+        plan = plans[(tuple(request.messages), key)]
+        text = ["alpha beta", "gamma delta"]
+        return example_output(plan, text if plan.mode == "longform" else " ".join(text))
+
+    ev.backend = ScriptedBackend(answer, delay_s=float(delay_s))
+    try:
+        ev.run()
+    except UserError as e:
+        print(e.message, file=sys.stderr)
+        sys.exit(3)
+    """
+)
+
+
+def start_scripted_run(suite_file, out, *, samples, concurrency, delay_s):
+    """``parlantish.eval`` running ``suite_file`` into ``out`` in a real subprocess, on a
+    scripted backend answering in each plan's shape after ``delay_s``; exit code 3 (and the
+    message on stderr) for a ``UserError``."""
+    args = [str(suite_file), str(out), str(samples), str(concurrency), str(delay_s)]
+    return subprocess.Popen(
+        [sys.executable, "-c", SCRIPTED_RUN, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )

@@ -3,9 +3,6 @@ generated, ``--force-new`` moves them aside (nothing lost), and two concurrent e
 folder give one run and one refusal, every sample once."""
 
 import json
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
@@ -14,7 +11,7 @@ from parlantish.cli.main import main
 from parlantish.errors import UserError
 from parlantish.eval import read_results
 
-from .conftest import comma_sometimes, plan_shaped
+from .conftest import comma_sometimes, plan_shaped, start_scripted_run
 from .test_runner import evaluator
 
 
@@ -111,47 +108,10 @@ def test_the_cli_refuses_before_any_backend_starts(suite_file, tmp_path, monkeyp
     assert len(backends) == 1 and len(backends[0].requests) > 0
 
 
-CONCURRENT = textwrap.dedent(
-    """
-    import sys
-    from parlantish.backends import ScriptedBackend
-    from parlantish.compiler import example_output
-    from parlantish.errors import UserError
-    from parlantish.eval import Evaluator, load_suite
-    from parlantish.eval.ruler import TokenRuler
-
-    suite, out = sys.argv[1], sys.argv[2]
-    ev = Evaluator(load_suite(suite), ScriptedBackend(), out, samples=4, concurrency=2,
-                   ruler=TokenRuler())
-    plans = {}
-    for item in ev.plan():
-        key = item.plan.constraint.key if item.plan.constraint else None
-        plans[(item.plan.messages, key)] = item.plan
-
-    def answer(request):
-        key = request.constraint.key if request.constraint else None
-        plan = plans[(tuple(request.messages), key)]
-        text = ["alpha beta", "gamma delta"]
-        return example_output(plan, text if plan.mode == "longform" else " ".join(text))
-
-    ev.backend = ScriptedBackend(answer, delay_s=0.05)
-    try:
-        ev.run()
-    except UserError as e:
-        print(e.message, file=sys.stderr)
-        sys.exit(3)
-    """
-)
-
-
 def test_two_concurrent_evals_on_one_folder_one_runs_one_refuses(suite_file, tmp_path):
     out = tmp_path / "out"
     runs = [
-        subprocess.Popen(
-            [sys.executable, "-c", CONCURRENT, str(suite_file), str(out)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        start_scripted_run(suite_file, out, samples=4, concurrency=2, delay_s=0.05)
         for _ in range(2)
     ]
     codes = sorted(run.wait(timeout=300) for run in runs)

@@ -2,47 +2,15 @@
 
 import os
 import signal
-import subprocess
-import sys
-import textwrap
 import time
 
 from parlantish.eval import read_results
 
-RUNNER = textwrap.dedent(
-    """
-    import sys
-    from parlantish.backends import ScriptedBackend
-    from parlantish.compiler import example_output
-    from parlantish.eval import Evaluator, load_suite
-    from parlantish.eval.ruler import TokenRuler
-
-    suite, out = sys.argv[1], sys.argv[2]
-    ev = Evaluator(load_suite(suite), ScriptedBackend(), out, samples=8, concurrency=3,
-                   ruler=TokenRuler())
-    plans = {}
-    for item in ev.plan():
-        key = item.plan.constraint.key if item.plan.constraint else None
-        plans[(item.plan.messages, key)] = item.plan
-
-    def answer(request):
-        key = request.constraint.key if request.constraint else None
-        plan = plans[(tuple(request.messages), key)]
-        text = ["alpha beta", "gamma delta"]
-        return example_output(plan, text if plan.mode == "longform" else " ".join(text))
-
-    ev.backend = ScriptedBackend(answer, delay_s=0.03)
-    ev.run()
-    """
-)
+from .conftest import start_scripted_run
 
 
 def start(suite_file, out):
-    return subprocess.Popen(
-        [sys.executable, "-c", RUNNER, str(suite_file), str(out)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    return start_scripted_run(suite_file, out, samples=8, concurrency=3, delay_s=0.03)
 
 
 def lines(path):
