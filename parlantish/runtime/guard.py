@@ -16,14 +16,13 @@ import time
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
-    Iterator,
     Mapping,
     Sequence,
 )
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from parlantish.backends import Backend, resolve_backend
 from parlantish.backends.base import LoopThread
@@ -41,6 +40,7 @@ from parlantish.errors import (
 from parlantish.runtime.attempt import Transport, run_attempt, total_usage
 from parlantish.runtime.policy import FailurePolicy
 from parlantish.runtime.result import Attempt, GuardReply
+from parlantish.runtime.sampling_fields import sampling_fields, sampling_settings
 from parlantish.runtime.streaming import (
     CheckpointEvent,
     FinalEvent,
@@ -48,16 +48,15 @@ from parlantish.runtime.streaming import (
     TextDelta,
     attempt_events,
 )
+from parlantish.runtime.sync_calls import Call, Messages, SyncCalls
 from parlantish.runtime.trace import TraceCallback, emit_trace, span
 
 __all__ = ["Call", "Guard"]
 
-Messages = Sequence[ChatMessage | Mapping[str, Any]]
-Call = tuple[Messages, Mapping[str, Any] | None] | Mapping[str, Any]
 FALLBACK_SUFFIXES = (".yaml", ".yml", ".json")
 
 
-class Guard:
+class Guard(SyncCalls):
     """A blueprint applied to every call made through it.
 
     ``backend`` is a spec (``embedded``, a model folder, ``http://…/v1``) or a ``Backend``.
@@ -101,13 +100,13 @@ class Guard:
         )
         self._backend_spec = backend
         self._backend: Backend | None = backend if isinstance(backend, Backend) else None
-        given = _sampling_fields(sampling, "sampling")
+        given = sampling_fields(sampling, "sampling")
         for name, value in (("temperature", temperature), ("seed", seed)):
             given.setdefault(name, value)
         if max_tokens is not None and given.get("max_tokens", max_tokens) != max_tokens:
             raise UserError("give max_tokens once: as max_tokens= or in sampling, not both")
         #: The base sampling of every call (its ``max_tokens`` is unused: see ``max_tokens``).
-        self.sampling = _settings(given, "sampling")
+        self.sampling = sampling_settings(given, "sampling")
         self.temperature = self.sampling.temperature
         self.seed = self.sampling.seed
         self.max_tokens = given.get("max_tokens", max_tokens)
@@ -250,9 +249,9 @@ class Guard:
         sampling: SamplingSettings | Mapping[str, Any] | None = None,
     ) -> AsyncGenerator[Any, None]:
         started = time.perf_counter()
-        overrides = _sampling_fields(sampling, "sampling")
+        overrides = sampling_fields(sampling, "sampling")
         reply_budget = overrides.pop("max_tokens", self.max_tokens)
-        base = _settings(self.sampling.model_dump() | overrides, "sampling")
+        base = sampling_settings(self.sampling.model_dump() | overrides, "sampling")
         model = output_type or self.output_type
         conversation = list(validate_messages(messages))
         plan = self.plan(conversation, variables, model, enforce)
@@ -437,54 +436,5 @@ class Guard:
 
         return list(await asyncio.gather(*(one(call) for call in calls)))
 
-    def _sync(self) -> LoopThread:
-        with self._loop_lock:
-            if self._loop is None:
-                self._loop = LoopThread()
-            return self._loop
-
-    def reply(
-        self, messages: Messages, variables: Mapping[str, Any] | None = None, **options: Any
-    ) -> GuardReply:
-        """Blocking :meth:`areply`."""
-        return self._sync().run(self.areply(messages, variables, **options))
-
-    def reply_many(
-        self, calls: Sequence[Call], **options: Any
-    ) -> list[GuardReply | ParlantishError]:
-        """Blocking :meth:`areply_many`."""
-        return self._sync().run(self.areply_many(calls, **options))
-
-    def stream(
-        self, messages: Messages, variables: Mapping[str, Any] | None = None, **options: Any
-    ) -> Iterator[CheckpointEvent | TextDelta | RetryEvent | FinalEvent]:
-        """Blocking :meth:`astream`."""
-        yield from self._sync().iterate(self.astream(messages, variables, **options))
-
     def __repr__(self) -> str:
         return f"<Guard {self.blueprint.name} on {self._backend_spec!s}>"
-
-
-def _sampling_fields(
-    sampling: SamplingSettings | Mapping[str, Any] | None, where: str
-) -> dict[str, Any]:
-    """The sampling fields a caller set (all of a ``SamplingSettings``'s set fields)."""
-    if sampling is None:
-        return {}
-    if isinstance(sampling, SamplingSettings):
-        return sampling.model_dump(exclude_unset=True)
-    if not isinstance(sampling, Mapping):
-        raise UserError(f"{where} must be a mapping or SamplingSettings, not {sampling!r}")
-    _settings(dict(sampling), where)  # unknown names and bad values are located here
-    return dict(sampling)
-
-
-def _settings(fields: Mapping[str, Any], where: str) -> SamplingSettings:
-    try:
-        return SamplingSettings.model_validate(dict(fields))
-    except ValidationError as e:
-        first = e.errors()[0]
-        name = ".".join(str(part) for part in first["loc"])
-        valid = ", ".join(SamplingSettings.model_fields)
-        problem = "unknown setting" if first["type"] == "extra_forbidden" else first["msg"]
-        raise UserError(f"{where}.{name}: {problem}", hint=f"sampling settings: {valid}") from e
