@@ -38,7 +38,7 @@ from parlantish.eval.report_model import (
     ThresholdsOutcome,
 )
 from parlantish.eval.suite import Thresholds
-from parlantish.eval.turns import per_turn
+from parlantish.eval.turns import per_turn, recovery
 
 __all__ = ["REPORT_VERSION", "as_records", "build_report", "length_analysis", "per_turn"]
 
@@ -55,7 +55,8 @@ def _rate(passed: int, n: int) -> Rate:
 
 
 def _judged(records: Iterable[SampleRecord]) -> list[SampleRecord]:
-    return [r for r in records if r.error_kind != "backend"]
+    """The records with a verdict: not backend errors, not injected turns."""
+    return [r for r in records if r.error_kind != "backend" and not r.injected]
 
 
 def _percentile(values: Sequence[float], q: float) -> float:
@@ -155,7 +156,7 @@ def _arm_summary(group: ArmGroup, records: Records) -> ArmSummary:
         group=group,
         **dict(rate),
         samples=len(records),
-        errors=len(records) - len(judged),
+        errors=sum(1 for r in records if r.error_kind == "backend"),
         output_errors=sum(1 for r in judged if r.error_kind in OUTPUT_ERRORS),
         per_check=_per_check(judged),
         per_tier=_per_tier(judged),
@@ -165,6 +166,7 @@ def _arm_summary(group: ArmGroup, records: Records) -> ArmSummary:
         length=length_analysis(judged),
         ifeval=_ifeval(judged),
         per_turn=per_turn(judged),
+        recovery=recovery(records),
     )
 
 

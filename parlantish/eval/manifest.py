@@ -25,12 +25,13 @@ class Progress:
     skipped: int = 0
     passed: int = 0
     errors: int = 0
+    injected: int = 0  # turns the suite put in (error injection): not judged
     completion_tokens: int = 0
     started: float = field(default_factory=time.perf_counter)
 
     @property
     def pass_rate(self) -> float:
-        judged = self.done - self.errors
+        judged = self.done - self.errors - self.injected
         return self.passed / judged if judged else 0.0
 
     @property

@@ -183,6 +183,11 @@ class SampleRecord(_Record):
     conversation: str | None = Field(
         None, description="The conversation a turn belongs to (its rows share it), else null."
     )
+    injected: bool = Field(
+        False,
+        description="The suite put this turn's reply in (error injection): not generated, "
+        "not judged, left out of pass rates; the next turn measures recovery.",
+    )
 
     @model_validator(mode="after")
     def _passed_means_no_error(self) -> SampleRecord:

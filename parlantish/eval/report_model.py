@@ -163,6 +163,18 @@ class TurnRate(_Model):
     )
 
 
+class Recovery(_Model):
+    """Error injection: of the conversations where the suite put in a reply (``inject``), the
+    turns right after it that passed their checks (backend errors left out)."""
+
+    n: int = Field(description="Turns judged right after an injected reply.")
+    passed: int
+    pass_rate: float
+    ci_low: float
+    ci_high: float
+    injected: int = Field(description="Injected turns.")
+
+
 class ArmSummary(_Model):
     """One group's results: the pass rate of the samples judged (backend errors left out),
     checks, consistency, cost, length."""
@@ -189,6 +201,9 @@ class ArmSummary(_Model):
     ifeval: IfevalScores | None = None
     per_turn: list[TurnRate] = Field(
         default_factory=list, description="Multi-turn conversations: one entry per turn."
+    )
+    recovery: Recovery | None = Field(
+        None, description="Error injection: recovery right after injected replies, else null."
     )
 
 

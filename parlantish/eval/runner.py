@@ -276,7 +276,12 @@ class Evaluator:
             conversation.append({"role": "user", "content": scenario.turns[turn - 1].user})
             key = turn_key(item.key, turn)
             record = store.records.get(key)
-            if record is None:
+            injected = scenario.turns[turn - 1].inject
+            if record is None and injected is not None:
+                record = self._injected(item, key, turn, conversation, injected)
+                store.append(record)
+                self._count(record)
+            elif record is None:
                 plan = (
                     item.plan
                     if turn == 1
@@ -297,6 +302,44 @@ class Evaluator:
                 store.append(record)
                 self._count(record)
             conversation.append({"role": "assistant", "content": record["text"] or ""})
+
+    def _injected(
+        self,
+        item: WorkItem,
+        key: str,
+        turn: int,
+        conversation: list[dict[str, Any]],
+        text: str,
+    ) -> dict[str, Any]:
+        """The row of an injected turn: the suite's reply, not generated and not judged."""
+        plan = (
+            item.plan if turn == 1 else self._compile(item.scenario, item.arm, conversation, turn)
+        )
+        record = SampleRecord(
+            key=key,
+            suite=self.suite.name,
+            scenario=item.scenario.id,
+            arm=item.arm.name,
+            arm_kind=item.arm.kind,
+            length=item.length,
+            sample=item.sample,
+            seed=item.seed,
+            temperature=item.sampling.temperature,
+            max_tokens=item.sampling.max_tokens,
+            messages_hash=item.scenario.messages_hash,
+            plan_key=plan.key,
+            blueprint=BlueprintRef(name=plan.blueprint_name, hash=plan.blueprint_hash),
+            backend=self.backend.name,
+            text=text,
+            raw=text,
+            reply=text,
+            finish_reason="stop",
+            finished_at=datetime.now(timezone.utc).replace(microsecond=0),
+            turn=turn,
+            conversation=item.key,
+            injected=True,
+        )
+        return record.model_dump(mode="json")
 
     def _max_tokens(self, item: WorkItem, plan: Plan) -> int:
         # A swept length is the engine's; the suite's max_tokens bounds the visible reply.
@@ -324,6 +367,7 @@ class Evaluator:
     def _count(self, record: dict[str, Any]) -> None:
         progress = self.progress
         progress.done += 1
+        progress.injected += bool(record.get("injected"))
         progress.passed += bool(record["passed"])
         progress.errors += record.get("error_kind") == "backend"
         progress.completion_tokens += record["usage"].get("completion_tokens", 0)

@@ -28,13 +28,15 @@ class SuiteError(UserError):
 
 @dataclass(frozen=True)
 class LoadedTurn:
-    """One user turn: its message, its own checks, the earlier turns' checks it carries, and
-    variables that change at this turn (e.g. the instructions given so far)."""
+    """One user turn: its message, its own checks, the earlier turns' checks it carries,
+    variables that change at this turn (e.g. the instructions given so far), and an injected
+    assistant reply when the suite puts one in (error injection)."""
 
     user: str
     own_checks: tuple[Check, ...] = ()
     carried_checks: tuple[Check, ...] = ()
     variables: dict[str, Any] = field(default_factory=dict)
+    inject: str | None = None  # an assistant reply put in at this turn instead of the arm's
 
 
 @dataclass(frozen=True)

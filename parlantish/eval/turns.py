@@ -1,4 +1,5 @@
-"""Multi-turn results: the pass rate at each turn, and how much of turn 1 is retained."""
+"""Multi-turn results: the pass rate at each turn, how much of turn 1 is retained, and the
+recovery after injected replies."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from collections.abc import Sequence
 
 from parlantish.eval import stats
 from parlantish.eval.records import SampleRecord
-from parlantish.eval.report_model import TurnRate
+from parlantish.eval.report_model import Recovery, TurnRate
 
-__all__ = ["per_turn"]
+__all__ = ["per_turn", "recovery"]
 
 
 def per_turn(judged: Sequence[SampleRecord]) -> list[TurnRate]:
@@ -42,3 +43,29 @@ def per_turn(judged: Sequence[SampleRecord]) -> list[TurnRate]:
             )
         )
     return result
+
+
+def recovery(records: Sequence[SampleRecord]) -> Recovery | None:
+    """Over conversations with injected replies: the pass rate of the turn right after each
+    injected one (None when nothing was injected)."""
+    injected = {(r.conversation, r.turn) for r in records if r.injected}
+    if not injected:
+        return None
+    after = [
+        r
+        for r in records
+        if not r.injected
+        and r.error_kind != "backend"
+        and r.turn is not None
+        and (r.conversation, r.turn - 1) in injected
+    ]
+    passed = sum(1 for r in after if r.passed)
+    low, high = stats.wilson_interval(passed, len(after))
+    return Recovery(
+        n=len(after),
+        passed=passed,
+        pass_rate=passed / len(after) if after else 0.0,
+        ci_low=low,
+        ci_high=high,
+        injected=len(injected),
+    )

@@ -96,3 +96,18 @@ def test_bad_ifeval_lines_are_located(tmp_path):
     path.write_text("{not json\n")
     with pytest.raises(SuiteError, match="not JSON"):
         load_suite(path)
+
+
+def test_the_long_output_suite_asks_for_long_replies_judged_by_locatable_checks(tmp_path):
+    from parlantish.backends import ScriptedBackend
+    from parlantish.eval import Evaluator
+
+    suite = load_suite(ROOT / "examples" / "long-suite.yaml")
+    items = Evaluator(suite, ScriptedBackend(), tmp_path).plan()
+    assert {i.arm.name for i in items} == {"direct", "blueprint", "stepwise", "repair"}
+    for item in items:
+        segments = item.scenario.blueprint.spec.segments
+        assert segments.count.min * segments.max_tokens >= 800  # every reply at least that long
+        assert item.sampling.max_tokens >= 1500
+        located = [c for c in item.scenario.checks if c.name != "not_degenerate"]
+        assert len(located) >= 3 and all(c.locatable for c in located)
