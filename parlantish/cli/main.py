@@ -64,6 +64,7 @@ def cli(verbose: bool) -> None:
 def _register() -> None:
     from parlantish.cli import (
         check,
+        compare,
         doctor,
         evaluate,
         generate,
@@ -75,7 +76,7 @@ def _register() -> None:
         serve,
     )
 
-    for module in (lint, render, run, generate, check, schema, doctor, provision, serve):
+    for module in (lint, render, run, generate, check, compare, schema, doctor, provision, serve):
         cli.add_command(module.command)
     cli.add_command(evaluate.eval_command)
     cli.add_command(evaluate.report_command)

@@ -1,5 +1,6 @@
-"""The published schemas of results.jsonl rows and report.json: generated from the models, and
-real runner output validates against the files (with jsonschema, not the models)."""
+"""The published schemas of results.jsonl rows, report.json and `parlantish compare --json`:
+generated from the models, and real runner output validates against the files (with
+jsonschema, not the models)."""
 
 import json
 from pathlib import Path
@@ -17,7 +18,9 @@ from .test_analysis import record
 from .test_runner import evaluator
 
 ROOT = Path(__file__).parents[3]
-PUBLISHED = {name: ROOT / "blueprints" / f"{name}.schema.json" for name in ("results", "report")}
+PUBLISHED = {
+    name: ROOT / "blueprints" / f"{name}.schema.json" for name in ("results", "report", "compare")
+}
 
 
 def _schema(name):
