@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "AnswerSpec",
@@ -103,6 +103,11 @@ class SegmentCount(_Strict):
     max: int = Field(ge=1)
 
 
+#: The fewest tokens a segment may have: a short sentence ("You can see the tides rise.") is 7
+#: tokens in the embedded model's tokenizer; below that every segment is cut mid-sentence.
+MIN_SEGMENT_TOKENS = 8
+
+
 class SegmentsSpec(_Strict):
     """Long-form replies: free text in bounded segments with forced reminders between them."""
 
@@ -118,6 +123,16 @@ class SegmentsSpec(_Strict):
         description="Stepwise execution: a segment ends at the first sentence end after this "
         "many tokens (default: half of max_tokens), or at max_tokens.",
     )
+
+    @field_validator("max_tokens")
+    @classmethod
+    def _holds_a_sentence(cls, value: int) -> int:
+        if value < MIN_SEGMENT_TOKENS:
+            raise ValueError(
+                f"a segment of {value} tokens cannot hold a sentence: give max_tokens of at "
+                f"least {MIN_SEGMENT_TOKENS}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _min_within_max(self) -> SegmentsSpec:

@@ -138,6 +138,10 @@ def schema_problems(doc: SourceDocument) -> list[Problem]:
 def pydantic_problems(doc: SourceDocument, error: ValidationError) -> list[Problem]:
     """Located problems from a pydantic error (a safety net behind the schema)."""
     return [
-        Problem(doc.locate(tuple(e["loc"])), f"{'/'.join(map(str, e['loc']))}: {e['msg']}")
+        Problem(
+            doc.locate(tuple(e["loc"])),
+            # pydantic prefixes a validator's own message with "Value error, ": not the user's
+            f"{'/'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}",
+        )
         for e in error.errors()
     ]

@@ -72,7 +72,8 @@ class ArmSpec(_Strict):
 
 class SamplingSpec(_Strict):
     """Sampling for every request (consistency is about repeated sampling: temperature > 0).
-    The defaults are the engine's (no cut, no penalty); seeds come from the suite's ``seed``."""
+    The defaults are the engine's (no cut, no penalty; the repetition penalty is the model's
+    own); seeds come from the suite's ``seed``."""
 
     temperature: float = Field(0.7, ge=0, le=5)
     top_p: float = Field(1.0, gt=0, le=1)
@@ -84,7 +85,13 @@ class SamplingSpec(_Strict):
     )
     top_k: int = Field(0, ge=-1, description="Keep the k likeliest tokens; 0 or -1: no cut.")
     min_p: float = Field(0.0, ge=0, le=1, description="Drop tokens below min_p × the top one.")
-    repetition_penalty: float = Field(1.0, gt=0, le=2, description="1: no penalty.")
+    repetition_penalty: float | None = Field(
+        None,
+        gt=0,
+        le=2,
+        description="1: no penalty. Default: the model's own (its generation config; the "
+        "embedded model's is 1.1, which keeps it out of loops).",
+    )
     frequency_penalty: float = Field(0.0, ge=-2, le=2)
     presence_penalty: float = Field(0.0, ge=-2, le=2)
     stop: list[str] = Field(
@@ -128,6 +135,13 @@ class TurnSpec(_Strict):
     user: str = Field(min_length=1, description="What the user says at this turn.")
     checks: list[str | dict[str, Any]] = Field(default_factory=list)
     carry: bool = Field(False, description="The earlier turns' checks apply at this turn too.")
+    inject: str | None = Field(
+        None,
+        min_length=1,
+        description="Error injection: this assistant reply (e.g. one that breaks a rule) goes "
+        "into the conversation at this turn instead of the arm's own; it is recorded with "
+        "injected: true, left out of pass rates, and the next turn measures recovery.",
+    )
 
 
 class ScenarioSpec(_Strict):
@@ -146,6 +160,8 @@ class ScenarioSpec(_Strict):
     def _something_to_say(self) -> ScenarioSpec:
         if not self.messages and not self.turns:
             raise ValueError("a scenario needs `messages` or `turns`")
+        if self.turns and self.turns[-1].inject is not None:
+            raise ValueError("the last turn cannot be injected: no later turn would show recovery")
         return self
 
 
@@ -396,8 +412,10 @@ def _scenario(
     for number, turn in enumerate(scenario.turns or []):
         own = loader.checks(list(turn.checks), *where, "turns", number, "checks")
         carried = [c for earlier in turns for c in earlier.own_checks] if turn.carry else []
-        turns.append(LoadedTurn(turn.user, tuple(own), tuple(carried)))
+        turns.append(LoadedTurn(turn.user, tuple(own), tuple(carried), inject=turn.inject))
     hashed: Any = [scenario.messages, [t.user for t in turns]] if turns else scenario.messages
+    if any(t.inject is not None for t in turns):  # (runs without injections keep their hash)
+        hashed.append([t.inject for t in turns])
     return LoadedScenario(
         id=scenario.id,
         messages=tuple(scenario.messages),

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,12 @@ def test_hash_is_stable_and_tracks_content():
     one = load_blueprint_text(MINIMAL)
     assert one.hash == load_blueprint_text("# a comment\n" + MINIMAL).hash
     assert one.hash != load_blueprint_text(MINIMAL.replace("Be kind.", "Be nice.")).hash
+
+
+@pytest.mark.parametrize("budget", [1, 5, 7])
+def test_a_segment_budget_below_one_sentence_is_located(lint, budget):
+    problems = lint(MINIMAL + f"segments: {{count: 3, max_tokens: {budget}}}\n")
+    assert len(problems) == 1
+    assert re.match(r"bp\.yaml:8:\d+: segments/max_tokens: a segment", problems[0]), problems
+    assert f"a segment of {budget} tokens cannot hold a sentence" in problems[0]
+    assert lint(MINIMAL + "segments: {count: 3, max_tokens: 8}\n") == []
