@@ -316,20 +316,7 @@ class Evaluator:
             item.plan if turn == 1 else self._compile(item.scenario, item.arm, conversation, turn)
         )
         record = SampleRecord(
-            key=key,
-            suite=self.suite.name,
-            scenario=item.scenario.id,
-            arm=item.arm.name,
-            arm_kind=item.arm.kind,
-            length=item.length,
-            sample=item.sample,
-            seed=item.seed,
-            temperature=item.sampling.temperature,
-            max_tokens=item.sampling.max_tokens,
-            messages_hash=item.scenario.messages_hash,
-            plan_key=plan.key,
-            blueprint=BlueprintRef(name=plan.blueprint_name, hash=plan.blueprint_hash),
-            backend=self.backend.name,
+            **self._sample_identity(replace(item, key=key, plan=plan)),
             text=text,
             raw=text,
             reply=text,
@@ -340,6 +327,25 @@ class Evaluator:
             injected=True,
         )
         return record.model_dump(mode="json")
+
+    def _sample_identity(self, item: WorkItem) -> dict[str, Any]:
+        """The fields that say which sample a row is and how it was asked for."""
+        return {
+            "key": item.key,
+            "suite": self.suite.name,
+            "scenario": item.scenario.id,
+            "arm": item.arm.name,
+            "arm_kind": item.arm.kind,
+            "length": item.length,
+            "sample": item.sample,
+            "seed": item.seed,
+            "temperature": item.sampling.temperature,
+            "max_tokens": item.sampling.max_tokens,
+            "messages_hash": item.scenario.messages_hash,
+            "plan_key": item.plan.key,
+            "blueprint": BlueprintRef(name=item.plan.blueprint_name, hash=item.plan.blueprint_hash),
+            "backend": self.backend.name,
+        }
 
     def _max_tokens(self, item: WorkItem, plan: Plan) -> int:
         # A swept length is the engine's; the suite's max_tokens bounds the visible reply.
@@ -417,20 +423,7 @@ class Evaluator:
                 first_violation=min(located) if located else None,
             )
         return SampleRecord(
-            key=item.key,
-            suite=self.suite.name,
-            scenario=item.scenario.id,
-            arm=item.arm.name,
-            arm_kind=item.arm.kind,
-            length=item.length,
-            sample=item.sample,
-            seed=item.seed,
-            temperature=item.sampling.temperature,
-            max_tokens=item.sampling.max_tokens,
-            messages_hash=item.scenario.messages_hash,
-            plan_key=item.plan.key,
-            blueprint=BlueprintRef(name=item.plan.blueprint_name, hash=item.plan.blueprint_hash),
-            backend=self.backend.name,
+            **self._sample_identity(item),
             passed=attempt.passed,
             error=attempt.error,
             error_kind=attempt.error_kind,
