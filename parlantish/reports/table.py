@@ -55,6 +55,7 @@ def summary_table(report: dict[str, Any]) -> Table:
         title=f"parlantish: {(report['run'].get('suite') or {}).get('name')}",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
+        collapse_padding=True,  # one space each side of a divider: 8 columns fit in 80
     )
     pass_k = _pass_k_header(report)
     uniform_k = pass_k != "pass^k"

@@ -72,6 +72,20 @@ def test_the_table_fits_80_columns_and_folds_instead_of_cutting():
         assert header in text
     assert "0.75 [0.45, 1.00]" in text
     # The long arm name is folded over the first column's lines, every character kept.
-    start = next(i for i, line in enumerate(lines) if line.startswith(" blueprint "))
+    start = next(i for i, line in enumerate(lines) if line.startswith(" blueprint-"))
     folded = "".join(line.split()[0] for line in lines[start : start + 5] if line.strip())
     assert folded.startswith(long_name)
+
+
+def test_big_counts_and_small_p_values_still_fit_80_columns():
+    report = _report(arm_names=("direct", "enforced"))
+    for arm in report["arms"].values():
+        arm["n"] = 10_000
+        arm["length"]["e"] = 0.00123
+        arm["length"]["lr_test"]["p_value"] = 0.007581
+        arm["cost"]["completion_tokens_mean"] = 1234.5
+    lines = _render(report)
+    header = next(line for line in lines if "pass rate (95% CI)" in line)
+    assert header.rstrip().endswith("LR p") and max(len(line) for line in lines) <= 80
+    row = next(line for line in lines if line.startswith(" enforced"))
+    assert row.split()[-3:] == ["1234", "0.0012", "0.0076"]
