@@ -18,5 +18,8 @@ from parlantish.cli.main import main
 ROOT = Path(__file__).parents[1]
 
 if __name__ == "__main__":
-    out = sys.argv[1] if len(sys.argv) > 1 else str(ROOT / "runs" / "demo")
-    main(["eval", str(ROOT / "examples" / "consistency-suite.yaml"), "--out", out])
+    # Extra arguments go to `parlantish eval` (e.g. --force-new, --samples 8); --out defaults
+    # to runs/demo.
+    extra = sys.argv[1:]
+    out = [] if "--out" in extra else ["--out", str(ROOT / "runs" / "demo")]
+    main(["eval", str(ROOT / "examples" / "consistency-suite.yaml"), *out, *extra])

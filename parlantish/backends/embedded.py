@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import logging
 import os
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +41,8 @@ MARKER_FILE = "parlantish-model.json"
 # faster than the checkpoint's bfloat16 (118 vs 28 tok/s), and eager mode beats compiled mode
 # (118 vs 88 tok/s) while starting faster. A 135M model in float32 needs about 0.5 GiB.
 EMBEDDED_ENGINE_OPTIONS: dict[str, object] = {"dtype": "float32", "enforce_eager": True}
+logger = logging.getLogger("parlantish.embedded")
+
 #: Written into the embedded model's generation config, so that the in-process engine and any
 #: vLLM server of the folder apply them to requests that leave them unset. Measured on the demo
 #: suite (36 samples at temperature 0.7, top_p 0.95): repetition penalty 1.0 gave 13 of 36
@@ -119,15 +123,30 @@ def _convert(gguf_path: Path, target: Path) -> None:
 
 
 def _write_generation_defaults(folder: Path) -> None:
-    """Put ``EMBEDDED_GENERATION_DEFAULTS`` into the folder's generation_config.json (also in
-    a folder converted by an earlier version), replacing the file whole."""
+    """Add ``EMBEDDED_GENERATION_DEFAULTS`` to the folder's generation_config.json where it lacks
+    them (a folder converted by an earlier version); a value already there is the user's and
+    stays. A folder that cannot be written is used as it is, with a warning."""
     path = folder / "generation_config.json"
-    config = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    if all(config.get(k) == v for k, v in EMBEDDED_GENERATION_DEFAULTS.items()):
+    try:
+        config = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError) as e:
+        logger.warning("cannot read %s (%s): the model's sampling defaults are its own", path, e)
         return
-    config.update(EMBEDDED_GENERATION_DEFAULTS)
-    scratch = path.with_name(f".{path.name}.{os.getpid()}")
-    scratch.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    missing = {k: v for k, v in EMBEDDED_GENERATION_DEFAULTS.items() if k not in config}
+    if not missing:
+        return
+    try:
+        with FileLock(str(folder.parent / f".{EMBEDDED_MODEL_NAME}.lock")):
+            _replace_json(path, {**config, **missing})
+    except OSError as e:
+        logger.warning("cannot write %s (%s): replies may loop more often", path, e)
+
+
+def _replace_json(path: Path, data: dict[str, object]) -> None:
+    fd, scratch = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2)
+        handle.write("\n")
     os.replace(scratch, path)
 
 
@@ -158,7 +177,9 @@ def provision_embedded_model(*, quiet: bool = False) -> Path:
         if not quiet:
             print(f"parlantish: converting {gguf_path.name} to {folder} (once) ...", flush=True)
         _convert(gguf_path, scratch)
-        _write_generation_defaults(scratch)
+        generation = scratch / "generation_config.json"
+        config = json.loads(generation.read_text(encoding="utf-8")) if generation.is_file() else {}
+        _replace_json(generation, {**config, **EMBEDDED_GENERATION_DEFAULTS})
         marker = {
             "model": EMBEDDED_MODEL_NAME,
             "source": WHEEL_REQUIREMENT,

@@ -130,5 +130,8 @@ def command(run_a: str, run_b: str, json_file: str | None) -> None:
         return
     print_comparison(comparison, Console())
     if json_file:
-        write_atomic(Path(json_file), comparison_json(comparison))
+        try:
+            write_atomic(Path(json_file), comparison_json(comparison))
+        except OSError as e:
+            raise UserError(f"cannot write {json_file}: {e.strerror or e}") from e
         click.echo(f"wrote {json_file}", err=True)

@@ -37,7 +37,7 @@ class ChatMessage(BaseModel):
 
 
 #: ``SamplingSettings`` fields whose None means "the model's default" (its generation config).
-MODEL_DEFAULTED = ("repetition_penalty",)
+MODEL_DEFAULTED = ("top_k", "min_p", "repetition_penalty", "frequency_penalty", "presence_penalty")
 
 
 class SamplingSettings(BaseModel):
@@ -51,17 +51,14 @@ class SamplingSettings(BaseModel):
     seed: int | None = None
     n: int = Field(1, ge=1, le=128)
     stop: tuple[str, ...] = ()
-    top_k: int = Field(0, ge=-1, description="0 or -1: no top-k cut.")
-    min_p: float = Field(0.0, ge=0.0, le=1.0)
-    repetition_penalty: float | None = Field(
-        None,
-        gt=0.0,
-        le=2.0,
-        description="1: no penalty. None: the model's default (its generation config, as "
-        "vLLM's server applies it; 1 when it sets none).",
-    )
-    frequency_penalty: float = Field(0.0, ge=-2.0, le=2.0)
-    presence_penalty: float = Field(0.0, ge=-2.0, le=2.0)
+    # None, the default of the five below: the model's own default (its generation config, as
+    # vLLM's server applies it; no cut and no penalty when it sets none). A value set, even a
+    # neutral one (top_k 0, penalties 0 or 1), is sent and wins.
+    top_k: int | None = Field(None, ge=-1, description="0 or -1: no top-k cut.")
+    min_p: float | None = Field(None, ge=0.0, le=1.0)
+    repetition_penalty: float | None = Field(None, gt=0.0, le=2.0, description="1: no penalty.")
+    frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0)
+    presence_penalty: float | None = Field(None, ge=-2.0, le=2.0)
     min_tokens: int = Field(0, ge=0, description="Tokens before EOS or a stop string may end.")
     include_stop_str_in_output: bool = False
 
@@ -81,7 +78,8 @@ class SamplingSettings(BaseModel):
         return {
             name: getattr(self, name)
             for name in extras
-            if getattr(self, name) is not None and getattr(self, name) != defaults[name].default
+            if getattr(self, name) is not None
+            and (name in MODEL_DEFAULTED or getattr(self, name) != defaults[name].default)
         }
 
 

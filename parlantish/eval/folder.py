@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Protocol
 
 from parlantish.errors import UserError
@@ -33,7 +33,9 @@ __all__ = [
 RUN_FILES = (RESULTS_FILE, MANIFEST_FILE, "report.json", "report.html", "junit.xml")
 
 #: The manifest's fields that decide what a saved sample means; a difference in any is refused.
-IDENTITY_FIELDS = ("suite_name", "seed", "sampling", "lengths", "window_tokens")
+#: ``model`` (the model folder's or served model's name) is compared once both runs know it: the
+#: command line checks before any model loads, the runner again once its backend has started.
+IDENTITY_FIELDS = ("suite_name", "model", "seed", "sampling", "lengths", "window_tokens")
 
 
 class PlannedItem(Protocol):
@@ -62,9 +64,12 @@ def run_identity(manifest: Mapping[str, Any]) -> dict[str, Any]:
     """The identity fields of a manifest (``run.json`` as written, or about to be), normalised
     through JSON so that a tuple and the list it was saved as compare equal."""
     suite = manifest.get("suite")
+    model = manifest.get("model")
     values = {
         "suite_name": suite.get("name") if isinstance(suite, Mapping) else None,
-        **{name: manifest.get(name) for name in IDENTITY_FIELDS[1:]},
+        # An embedded model's folder lies under each user's PARLANTISH_HOME: its name is its id.
+        "model": PurePath(model).name if isinstance(model, str) and model else None,
+        **{name: manifest.get(name) for name in IDENTITY_FIELDS[2:]},
     }
     normalised: dict[str, Any] = json.loads(json.dumps(values, default=str))
     return normalised
@@ -93,7 +98,10 @@ def folder_conflicts(
     conflicts = []
     manifest = _read_manifest(out / MANIFEST_FILE)
     if manifest is not None:
-        changed = _differences(run_identity(manifest), run_identity(identity), "")
+        saved, current = run_identity(manifest), run_identity(identity)
+        if saved["model"] is None or current["model"] is None:  # not known on both sides yet
+            saved.pop("model"), current.pop("model")
+        changed = _differences(saved, current, "")
         if changed:
             conflicts.append(FolderConflict("settings", changed[0], len(changed)))
     first_keys = {item.record_keys[0]: item for item in items}
@@ -137,8 +145,15 @@ def check_output_folder(
     force_new: bool,
 ) -> None:
     """Refuse (a ``UserError``) to resume into a folder holding another run's results, unless
-    ``force_new``; with ``force_new`` such a folder's files are moved aside by ``start_over``."""
-    conflicts = folder_conflicts(out, items, identity)
+    ``force_new``; with ``force_new`` such a folder's files are moved aside by ``start_over``,
+    and so are files that cannot be read at all (a broken run.json or results line)."""
+    try:
+        conflicts = folder_conflicts(out, items, identity)
+    except UserError:
+        if not force_new:
+            raise
+        start_over(out)
+        return
     if not conflicts:
         return
     if force_new:

