@@ -41,6 +41,8 @@ def _decode(raw: bytes) -> dict[str, Any]:
         body = json.loads(raw)
     except ValueError as e:
         raise ProxyError(400, f"the body is not JSON: {e}", code="invalid_request") from e
+    except RecursionError as e:  # "[[[[…": deeper than the decoder's stack
+        raise ProxyError(400, "the body is nested too deeply", code="invalid_request") from e
     if not isinstance(body, dict):
         raise ProxyError(400, "the body must be a JSON object", code="invalid_request")
     return body

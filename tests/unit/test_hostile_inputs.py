@@ -1,7 +1,9 @@
 """Property-based tests of every file surface a user (or an attacker) controls.
 
-Each surface (blueprint YAML, templates, suite YAML, IFEval JSONL, result files) gets generated
-inputs, hostile ones among them, and must answer with success or a located ``ParlantishError``:
+Each surface (blueprint YAML, templates, suite YAML, IFEval JSONL, Multi-IF CSV, result files,
+proxy request bodies) gets generated inputs, hostile ones among them, and must answer with
+success or a located ``ParlantishError`` (the proxy: a status in OpenAI's error shape, never a
+500):
 no other exception, within 1 s (timed again in CPU time when slow), within a memory bound
 (tracemalloc's peak), and without opening a file outside the allowed roots (an audit hook).
 
@@ -11,6 +13,8 @@ the deep profile (``PARLANTISH_FUZZ=deep``, 10,000 cases per surface).
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import signal
@@ -30,6 +34,7 @@ from parlantish.errors import Location, ParlantishError
 from parlantish.eval.ifeval_import import load_ifeval_scenarios
 from parlantish.eval.store import read_results
 from parlantish.eval.suite import load_suite
+from parlantish.server import ProxyConfig, create_app, load_blueprints
 
 REPO = Path(__file__).parents[2]
 MEMORY_BOUND = 256 << 20
@@ -380,6 +385,83 @@ _RESULT_LINES = st.lists(
 ).map("\n".join)
 
 
+_MULTIIF_COLUMNS = ["key", "language", "turns", "responses", "turn_index"] + [
+    f"turn_{n}_{part}" for n in (1, 2, 3) for part in ("prompt", "instruction_id_list", "kwargs")
+]
+
+
+def _multiif_cell(column: str) -> st.SearchStrategy[str]:
+    if column.endswith("_prompt"):
+        message = st.fixed_dictionaries({"role": st.just("user"), "content": _SCALARS})
+        return (message | _JSON).map(json.dumps) | st.text(max_size=8)
+    if column.endswith("_instruction_id_list"):
+        ids = st.lists(st.sampled_from(IFEVAL_IDS) | st.text(max_size=6), max_size=3)
+        return (ids | _JSON).map(json.dumps) | st.text(max_size=8)
+    if column.endswith("_kwargs"):
+        kwargs = st.lists(
+            st.dictionaries(st.sampled_from(_KWARG_NAMES), _JSON, max_size=2).map(json.dumps),
+            max_size=3,
+        )
+        return (kwargs | _JSON).map(json.dumps) | st.text(max_size=8)
+    return st.text(max_size=8)
+
+
+def _csv_text(header: list[str], rows: list[dict[str, str]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, header, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+_MULTIIF_ROWS = st.lists(
+    st.fixed_dictionaries({column: _multiif_cell(column) for column in _MULTIIF_COLUMNS}),
+    max_size=3,
+)
+_MULTIIF_CSV = (
+    st.tuples(
+        st.lists(st.sampled_from(_MULTIIF_COLUMNS), unique=True, min_size=1).map(
+            lambda some: [c for c in _MULTIIF_COLUMNS if c in some]
+        )
+        | st.just(_MULTIIF_COLUMNS),
+        _MULTIIF_ROWS,
+    ).map(lambda pair: _csv_text(*pair))
+    | st.text(max_size=40)
+    | st.just("key," * 5000)
+)
+
+_PROXY_BODIES = st.one_of(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "model": st.sampled_from(["blueprint:support-refunds", "nope"]) | _SCALARS,
+            "messages": st.lists(
+                st.fixed_dictionaries(
+                    {"role": st.sampled_from(["user", "system", "tool"]), "content": _SCALARS}
+                ),
+                max_size=3,
+            )
+            | _JSON,
+            "temperature": _SCALARS,
+            "max_tokens": _SCALARS,
+            "top_k": _SCALARS,
+            "stop": _JSON,
+            "stream": st.booleans() | _SCALARS,
+            "n": _SCALARS,
+            "tools": _JSON,
+            "parlantish": st.fixed_dictionaries(
+                {}, optional={"variables": _JSON, "deadline_s": _SCALARS}
+            )
+            | _JSON,
+        },
+    ).map(json.dumps),
+    _JSON.map(json.dumps),
+    st.binary(max_size=40).map(lambda b: b.decode("latin-1")),
+    st.just("[" * 5000),
+)
+_PROXY_STATUSES = {200, 400, 401, 404, 408, 413, 422, 429, 502, 504}
+
+
 # -- the properties -----------------------------------------------------------------------------
 
 
@@ -424,6 +506,45 @@ def test_ifeval_jsonl(world, text):
     path = world / "fuzz.jsonl"
     path.write_bytes(text.encode("utf-8", errors="surrogatepass"))
     _answer(lambda: load_ifeval_scenarios(path), _roots(world))
+
+
+@settings(settings.get_profile(PROFILE))
+@given(text=_MULTIIF_CSV)
+def test_multiif_csv(world, text):
+    path = world / "fuzz.csv"
+    path.write_bytes(text.encode("utf-8", errors="surrogatepass"))
+    _answer(lambda: load_suite(path), _roots(world))
+
+
+@pytest.fixture(scope="module")
+def proxy_client():
+    """The proxy app in-process on a backend that is down: bodies that pass validation get 502."""
+    from fastapi.testclient import TestClient
+
+    from parlantish.backends import ScriptedBackend
+    from parlantish.errors import BackendUnavailableError
+
+    def down(request):
+        raise BackendUnavailableError("upstream down (fuzzing the request surface)")
+
+    config = ProxyConfig(upstream="scripted", blueprints=load_blueprints(REPO / "blueprints"))
+    with TestClient(create_app(config, ScriptedBackend(down))) as client:
+        yield client
+
+
+@settings(settings.get_profile(PROFILE))
+@given(body=_PROXY_BODIES)
+def test_proxy_request_bodies(world, proxy_client, body):
+    def call():
+        payload = body.encode("utf-8", errors="surrogatepass")
+        headers = {"content-type": "application/json"}
+        response = proxy_client.post("/v1/chat/completions", content=payload, headers=headers)
+        assert response.status_code in _PROXY_STATUSES, (response.status_code, response.text)
+        if response.status_code >= 400:
+            error = response.json()["error"]
+            assert isinstance(error["message"], str) and "Traceback" not in error["message"]
+
+    _answer(call, _roots(world))
 
 
 @settings(settings.get_profile(PROFILE))

@@ -212,3 +212,22 @@ def test_bad_variables_in_a_streamed_request_get_a_status_before_any_event(folde
     response = client.post("/v1/chat/completions", json=request)
     assert response.status_code == 422 and response.json()["error"]["code"] == "variables"
     assert backend.requests == []
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"[" * 5000, "nested too deeply"),  # was a RecursionError: 500 with a traceback
+        (b"{not json", "not JSON"),
+        (b"[1, 2]", "must be a JSON object"),
+    ],
+)
+def test_a_body_that_is_not_a_json_object_is_400_in_openai_shape(folder, payload, message):
+    client, backend = client_for(folder, [arq(GOOD)])
+    response = client.post(
+        "/v1/chat/completions", content=payload, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert message in error["message"] and error["type"] == "invalid_request_error"
+    assert not backend.requests
