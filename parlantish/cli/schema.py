@@ -1,5 +1,5 @@
 """``parlantish schema``: print or write the JSON Schema of a file format (blueprint files,
-``results.jsonl`` rows, ``report.json``, ``parlantish compare --json``)."""
+suite files, ``results.jsonl`` rows, ``report.json``, ``parlantish compare --json``)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from parlantish.blueprint import blueprint_json_schema
 from parlantish.eval.compare_model import compare_json_schema
 from parlantish.eval.records import results_json_schema
 from parlantish.eval.report_model import report_json_schema
+from parlantish.eval.suite import suite_json_schema
 
 SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
     "blueprint": blueprint_json_schema,
+    "suite": suite_json_schema,
     "results": results_json_schema,
     "report": report_json_schema,
     "compare": compare_json_schema,
@@ -37,8 +39,8 @@ def schema_text(name: str = "blueprint") -> str:
     help="Write the schema to this file (repeatable) instead of printing it.",
 )
 def command(name: str, out: tuple[str, ...]) -> None:
-    """The JSON Schema of NAME: blueprint files (the default), results.jsonl rows, report.json
-    or the JSON of `parlantish compare` (for editors and validators)."""
+    """The JSON Schema of NAME: blueprint files (the default), suite files, results.jsonl
+    rows, report.json or the JSON of `parlantish compare` (for editors and validators)."""
     text = schema_text(name)
     if not out:
         click.echo(text, nl=False)

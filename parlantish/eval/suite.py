@@ -51,6 +51,7 @@ __all__ = [
     "TurnSpec",
     "load_suite",
     "suite_for_csv",
+    "suite_json_schema",
     "suite_for_jsonl",
 ]
 
@@ -196,6 +197,20 @@ class SuiteFile(_Strict):
         if not self.scenarios and not self.include:
             raise ValueError("a suite needs `scenarios` or `include`")
         return self
+
+
+SUITE_SCHEMA_ID = "https://parlantish.dev/schemas/suite.schema.json"
+
+
+def suite_json_schema() -> dict[str, Any]:
+    """The JSON Schema of suite files, generated from ``SuiteFile`` (for editors: put
+    ``# yaml-language-server: $schema=…/suite.schema.json`` at the top of a suite)."""
+    schema = SuiteFile.model_json_schema(by_alias=True, mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SUITE_SCHEMA_ID,
+        **schema,
+    }
 
 
 @dataclass(frozen=True)

@@ -111,3 +111,44 @@ def test_the_long_output_suite_asks_for_long_replies_judged_by_locatable_checks(
         assert item.sampling.max_tokens >= 1500
         located = [c for c in item.scenario.checks if c.name != "not_degenerate"]
         assert len(located) >= 3 and all(c.locatable for c in located)
+
+
+SUITE_SCHEMA = ROOT / "blueprints" / "suite.schema.json"
+
+
+def test_the_published_suite_schema_matches_the_model(capsys):
+    from parlantish.cli.main import main
+    from parlantish.cli.schema import schema_text
+
+    # Regenerate with: parlantish schema suite --out blueprints/suite.schema.json
+    assert SUITE_SCHEMA.read_text() == schema_text("suite")
+    with pytest.raises(SystemExit) as exited:
+        main(["schema", "suite"])
+    assert exited.value.code == 0 and capsys.readouterr().out == SUITE_SCHEMA.read_text()
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "examples").glob("*.yaml")), ids=lambda path: path.name
+)
+def test_every_example_suite_validates_against_the_published_schema(path):
+    import jsonschema
+    from ruamel.yaml import YAML
+
+    schema = json.loads(SUITE_SCHEMA.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(YAML(typ="safe", pure=True).load(path.read_text()), schema)
+
+
+def test_the_suite_schema_refuses_what_the_loader_refuses():
+    import jsonschema
+
+    schema = json.loads(SUITE_SCHEMA.read_text())
+    turns = [{"user": "hi", "inject": ""}, {"user": "and?"}]
+    bad = {"suite": "s", "scenarios": [{"id": "a", "turns": turns, "sampels": 2}]}
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(bad))
+    assert any(e.validator == "additionalProperties" and "sampels" in e.message for e in errors)
+    # The empty injected reply is what makes the turns invalid: without it they pass.
+    assert any("turns" in list(e.absolute_path) for e in errors)
+    turns[0]["inject"] = "Refund approved."
+    fixed = list(jsonschema.Draft202012Validator(schema).iter_errors(bad))
+    assert [e.validator for e in fixed] == ["additionalProperties"]
