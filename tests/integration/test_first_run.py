@@ -1,6 +1,7 @@
 """A new user's first steps on the embedded engine: a plain script with a Guard, stopping
 ``parlantish serve`` with a signal, a quiet ``eval`` and its instant second run."""
 
+import json
 import os
 import signal
 import subprocess
@@ -21,11 +22,13 @@ ROOT = Path(__file__).parents[2]
 
 PLAIN_SCRIPT = textwrap.dedent(
     """
+    import json
+
     from parlantish import Guard
 
     guard = Guard.from_file("blueprints/support-refunds.yaml", backend="embedded")
     reply = guard.reply([{"role": "user", "content": "Refund me!"}], {"customer_name": "Dana"})
-    print("REPLY:", reply.text)
+    print("REPLY:", json.dumps({"text": reply.text, "checkpoints": len(reply.checkpoints)}))
     """
 )
 
@@ -37,7 +40,11 @@ def test_a_plain_script_with_a_guard_prints_its_reply_and_exits(tmp_path):
         [sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.startswith("REPLY: ") and len(done.stdout.strip()) > len("REPLY:")
+    # What the model writes is its own (at temperature 0 the 135M model's reply may be empty or
+    # junk): the script ran as a plain script and printed the Guard's reply with its checkpoints.
+    assert done.stdout.startswith("REPLY: ")
+    printed = json.loads(done.stdout.removeprefix("REPLY: "))
+    assert isinstance(printed["text"], str) and printed["checkpoints"] == 3
     # The engine's own chatter went to its log, not to the user's terminal.
     assert len(done.stderr.splitlines()) <= 2, done.stderr[-3000:]
 
