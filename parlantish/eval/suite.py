@@ -51,8 +51,8 @@ __all__ = [
     "TurnSpec",
     "load_suite",
     "suite_for_csv",
-    "suite_json_schema",
     "suite_for_jsonl",
+    "suite_json_schema",
 ]
 
 
