@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from parlantish.eval.records import ArmGroup
+from parlantish.eval.report_model import Interval
 
 __all__ = [
     "COMPARE_SCHEMA_VERSION",
@@ -32,8 +33,6 @@ __all__ = [
 
 COMPARE_SCHEMA_VERSION: Literal[1] = 1
 SCHEMA_ID = "https://parlantish.dev/schemas/compare.schema.json"
-
-Interval = tuple[float, float]
 
 
 class _Model(BaseModel):
