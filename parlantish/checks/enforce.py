@@ -207,6 +207,31 @@ def _forbidden_words(p: Any) -> Compiled:
     return _excluded_words(p.forbidden_words)
 
 
+@_compiles("keywords:frequency")
+def _rare_keyword(p: Any) -> Compiled:
+    """Excluded from the reply text: every case form of the keyword, so it appears fewer than
+    the given number of times."""
+    if p.relation != "less than":
+        return "'at least' asks for words to be written, which a constraint cannot choose well"
+    if p.frequency < 1:
+        return f"fewer than {p.frequency} occurrences cannot be met"
+    return _excluded_words([p.keyword.strip()])
+
+
+@_compiles("keywords:letter_frequency")
+def _rare_letter(p: Any) -> Compiled:
+    """Excluded from the reply text: every case form of the letter, so it appears fewer than
+    the given number of times."""
+    letter = p.letter.strip().lower()
+    if p.let_relation != "less than":
+        return "'at least' asks for letters to be written, which a constraint cannot choose well"
+    if p.let_frequency < 1:
+        return f"fewer than {p.let_frequency} occurrences cannot be met"
+    if len(letter) != 1:
+        return "the letter is whitespace or reads as several characters"
+    return TextRule(excludes=tuple(case_forms(letter)))
+
+
 @_compiles("not_contains")
 def _not_contains(p: Any) -> Compiled:
     """Excluded from the reply text: the text (in every case form unless case-sensitive)."""

@@ -1,5 +1,6 @@
-"""The enforce tier on the real engine: an enforced no-comma and forbidden-word constraint holds
-on real sampled generations, judged by the IFEval checks (never by the compiler's code)."""
+"""The enforce tier on the real engine: enforced no-comma, forbidden-word, rare-keyword and
+rare-letter constraints hold on real sampled generations, judged by the IFEval checks (never by
+the compiler's code)."""
 
 import asyncio
 
@@ -13,22 +14,43 @@ from parlantish.core import SamplingSettings
 from parlantish.runtime.attempt import run_attempt
 
 BLUEPRINT = load_blueprint_text(
-    "blueprint: enforce-smoke\n"
-    "system: You write short friendly lists of things.\n"
+    "blueprint: enforce-smoke\nsystem: You write short friendly lists of things.\n"
 )
-USER = [{"role": "user", "content": "Name some fruits, vegetables and colors, with commas."}]
+USER = [
+    {
+        "role": "user",
+        "content": "Name some fruits (bananas too), vegetables and colors, with commas.",
+    }
+]
 FORBIDDEN = ["the", "and", "apple"]
 SAMPLES = 6
 
 
 @pytest.mark.engine
-def test_enforced_no_comma_and_forbidden_words_hold_on_real_generations(engine):
+def test_enforced_exclusions_hold_on_real_generations(engine):
     checks = [
         build_check("punctuation:no_comma"),
         build_check({"keywords:forbidden_words": {"forbidden_words": FORBIDDEN}}),
+        build_check(
+            {"keywords:frequency": {"keyword": "banana", "frequency": 1, "relation": "less than"}}
+        ),
+        build_check(
+            {
+                "keywords:letter_frequency": {
+                    "letter": "e",
+                    "let_frequency": 1,
+                    "let_relation": "less than",
+                }
+            }
+        ),
     ]
     plan = compile_plan(BLUEPRINT, messages=USER, arm="direct", checks=checks, enforce="auto")
-    assert plan.enforcement.enforced == {"punctuation:no_comma", "keywords:forbidden_words"}
+    assert plan.enforcement.enforced == {
+        "punctuation:no_comma",
+        "keywords:forbidden_words",
+        "keywords:frequency",
+        "keywords:letter_frequency",
+    }
 
     async def sample(seed: int):
         sampling = SamplingSettings(temperature=0.9, max_tokens=48, seed=seed)

@@ -162,6 +162,24 @@ specs = st.one_of(
     st.builds(
         lambda t, cs: {"not_contains": {"text": t, "case_sensitive": cs}}, word, st.booleans()
     ),
+    st.builds(
+        lambda k, n: {
+            "keywords:frequency": {"keyword": k, "frequency": n, "relation": "less than"}
+        },
+        phrase,
+        st.integers(1, 3),
+    ),
+    st.builds(
+        lambda c, n: {
+            "keywords:letter_frequency": {
+                "letter": c,
+                "let_frequency": n,
+                "let_relation": "less than",
+            }
+        },
+        st.sampled_from("aeiksAEIKS"),
+        st.integers(1, 2),
+    ),
     phrase.map(lambda p: {"starts_with": p}),
     phrase.map(lambda p: {"ends_with": p + "."}),
 )
