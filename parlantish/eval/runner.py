@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from parlantish.backends import Backend
 from parlantish.compiler import ARMS, ParsedOutput, Plan, compile_plan
@@ -40,7 +40,15 @@ from parlantish.eval.suite import ArmSpec, LoadedSuite
 from parlantish.runtime.attempt import Transport, run_attempt
 from parlantish.runtime.result import Attempt
 
-__all__ = ["MANIFEST_FILE", "Evaluator", "Progress", "WorkItem", "run_manifest", "turn_key"]
+__all__ = [
+    "MANIFEST_FILE",
+    "Evaluator",
+    "Progress",
+    "Replicas",
+    "WorkItem",
+    "run_manifest",
+    "turn_key",
+]
 
 
 @dataclass(frozen=True)
@@ -78,19 +86,44 @@ def _seed(*parts: Any) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
+class Replicas(Protocol):
+    """Engine replicas that run work items elsewhere (e.g. ``RayCluster``): the evaluator plans
+    and owns the result store; the replicas run :meth:`Evaluator.run_item` on their engines."""
+
+    @property
+    def stand_in(self) -> Backend:
+        """Stands for the replicas' backend in ``run.json`` (name, model) once started."""
+
+    async def start(self, evaluator: Evaluator) -> None:
+        """Start every replica for ``evaluator``'s run (its suite and settings)."""
+
+    async def run(
+        self,
+        items: Sequence[WorkItem],
+        saved: Mapping[str, dict[str, Any]],
+        emit: Callable[[dict[str, Any]], None],
+    ) -> None:
+        """Run ``items`` on the replicas, passing every finished row to ``emit``."""
+
+    async def stop(self) -> None:
+        """Stop every replica (also after a failure or an interrupt)."""
+
+
 class Evaluator:
     """Runs a loaded suite against a backend into an output folder.
 
     ``samples``, ``arms`` (names) and ``limit`` (first K scenarios) override the suite;
     ``transport_retries`` retries a sample's request on retryable backend errors before it is
-    recorded as an error. ``on_progress`` is called after every finished sample. An output
-    folder holding another run's results is refused, or with ``force_new`` moved aside first.
+    recorded as an error. ``backend`` may be :class:`Replicas` (``RayCluster``): the samples
+    then run on its engine replicas, and this process only plans and writes the results.
+    ``on_progress`` is called after every finished sample. An output folder holding another
+    run's results is refused, or with ``force_new`` moved aside first.
     """
 
     def __init__(
         self,
         suite: LoadedSuite,
-        backend: Backend,
+        backend: Backend | Replicas,
         out: str | Path,
         *,
         samples: int | None = None,
@@ -104,7 +137,8 @@ class Evaluator:
         on_progress: Callable[[Progress], None] | None = None,
     ):
         self.suite = suite
-        self.backend = backend
+        self.cluster = None if isinstance(backend, Backend) else backend
+        self.backend = backend if isinstance(backend, Backend) else backend.stand_in
         self.out = Path(out)
         self.samples = samples or suite.spec.samples
         self.arms = self._select_arms(arms)
@@ -167,7 +201,7 @@ class Evaluator:
             "sampling": spec.sampling.model_dump(),
             "lengths": spec.lengths,
             "window_tokens": spec.window_tokens,
-            "ruler": self.ruler.name,
+            "ruler": getattr(self.backend, "ruler_name", None) or self.ruler.name,
         }
 
     # -- planning ------------------------------------------------------------------------------
@@ -241,34 +275,67 @@ class Evaluator:
         try:
             if self.retry_errors:
                 store.drop(self._errored(store))
+            todo = [i for i in items if any(k not in store.records for k in i.record_keys)]
+            if self.cluster is not None:
+                await self.cluster.start(self)  # fills the stand-in backend's model and name
             write_atomic(
                 self.out / MANIFEST_FILE,
                 _json(run_manifest(self.suite, self.backend, self.settings())),
             )
-            todo = [i for i in items if any(k not in store.records for k in i.record_keys)]
             total = sum(len(i.record_keys) for i in items)
             self.progress = Progress(total=total)
             for key in (k for i in items for k in i.record_keys if k in store.records):
                 self._count(store.records[key], saved=True)  # a resumed run's samples
             self.progress.skipped = self.progress.done
-            limit = asyncio.Semaphore(self.concurrency)
+            emit = self._write(store)
+            if self.cluster is not None:
+                await self.cluster.run(todo, store.records, emit)
+            else:
+                limit = asyncio.Semaphore(self.concurrency)
+                await asyncio.gather(*(self.run_item(i, store.records, emit, limit) for i in todo))
+        finally:
+            try:
+                if self.cluster is not None:
+                    await self.cluster.stop()
+            finally:
+                store.close()
+                lock.release()
+        return store
 
-            async def one(item: WorkItem) -> None:
-                if item.scenario.turns:
-                    await self._rollout(item, store, limit)
-                    return
-                async with limit:
-                    record = await self._sample(item)
+    def _write(self, store: ResultStore) -> Callable[[dict[str, Any]], None]:
+        """A finished row's way into the store (once per key) and the progress counters."""
+
+        def emit(record: dict[str, Any]) -> None:
+            if record["key"] not in store.records:
                 store.append(record)
                 self._count(record)
 
-            await asyncio.gather(*(one(item) for item in todo))
-        finally:
-            store.close()
-            lock.release()
-        return store
+        return emit
 
-    async def _rollout(self, item: WorkItem, store: ResultStore, limit: asyncio.Semaphore) -> None:
+    async def run_item(
+        self,
+        item: WorkItem,
+        saved: Mapping[str, dict[str, Any]],
+        emit: Callable[[dict[str, Any]], None],
+        limit: asyncio.Semaphore,
+    ) -> None:
+        """One work item through the attempt pipeline, each finished row passed to ``emit``:
+        its sample, or a conversation's turns one by one (turns in ``saved`` are replayed from
+        their recorded text, not generated). ``limit`` bounds the requests in flight."""
+        if item.scenario.turns:
+            await self._rollout(item, saved, emit, limit)
+            return
+        async with limit:
+            record = await self._sample(item)
+        emit(record)
+
+    async def _rollout(
+        self,
+        item: WorkItem,
+        saved: Mapping[str, dict[str, Any]],
+        emit: Callable[[dict[str, Any]], None],
+        limit: asyncio.Semaphore,
+    ) -> None:
         """A multi-turn conversation: each turn's reply is this arm's own, and goes into the
         next turn's conversation; a failed turn is recorded and the next turns still run.
         Turns already recorded (a resumed run) are replayed from their recorded text."""
@@ -277,12 +344,11 @@ class Evaluator:
         for turn in range(1, len(scenario.turns) + 1):
             conversation.append({"role": "user", "content": scenario.turns[turn - 1].user})
             key = turn_key(item.key, turn)
-            record = store.records.get(key)
+            record = saved.get(key)
             injected = scenario.turns[turn - 1].inject
             if record is None and injected is not None:
                 record = self._injected(item, key, turn, conversation, injected)
-                store.append(record)
-                self._count(record)
+                emit(record)
             elif record is None:
                 plan = (
                     item.plan
@@ -301,8 +367,7 @@ class Evaluator:
                 )
                 async with limit:
                     record = await self._sample(turn_item, turn=turn, conversation=item.key)
-                store.append(record)
-                self._count(record)
+                emit(record)
             conversation.append({"role": "assistant", "content": record["text"] or ""})
 
     def _injected(
