@@ -38,6 +38,7 @@ from parlantish.eval.report_model import (
     ThresholdsOutcome,
 )
 from parlantish.eval.suite import Thresholds
+from parlantish.eval.throughput import replica_throughput, run_throughput
 from parlantish.eval.turns import per_turn, recovery
 
 __all__ = ["REPORT_VERSION", "as_records", "build_report", "length_analysis", "per_turn"]
@@ -358,6 +359,8 @@ def build_report(
         overhead=_overhead(arms, _kinds(by_group)),
         scenarios=_scenarios(by_group),
         thresholds=_thresholds(thresholds, arms, comparisons),
+        throughput=run_throughput(rows),
+        replicas=replica_throughput(rows),
     )
 
 

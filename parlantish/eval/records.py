@@ -188,6 +188,12 @@ class SampleRecord(_Record):
         description="The suite put this turn's reply in (error injection): not generated, "
         "not judged, left out of pass rates; the next turn measures recovery.",
     )
+    replica: int | None = Field(
+        None,
+        ge=0,
+        description="The engine replica (Ray actor index) that produced the row in a cluster "
+        "run, else null.",
+    )
 
     @model_validator(mode="after")
     def _passed_means_no_error(self) -> SampleRecord:

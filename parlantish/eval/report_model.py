@@ -29,6 +29,7 @@ __all__ = [
     "McNemar",
     "Overhead",
     "Rate",
+    "ReplicaThroughput",
     "Report",
     "RunInfo",
     "ScenarioCell",
@@ -36,6 +37,7 @@ __all__ = [
     "SuiteRef",
     "ThresholdResult",
     "ThresholdsOutcome",
+    "Throughput",
     "TurnRate",
     "report_json_schema",
 ]
@@ -207,6 +209,25 @@ class ArmSummary(_Model):
     )
 
 
+class Throughput(_Model):
+    """Generation throughput read off the rows: completion tokens over the span from the
+    first row's start (``finished_at`` − ``latency_s``) to the last row's finish (a resumed
+    run's pause included)."""
+
+    records: int = Field(description="Generated rows (injected turns left out).")
+    completion_tokens: int
+    span_s: float
+    tokens_per_s: float | None = Field(
+        description="Null when the span is under a second (the finish times' resolution)."
+    )
+
+
+class ReplicaThroughput(Throughput):
+    """One engine replica's share of a cluster run."""
+
+    replica: int
+
+
 class McNemar(_Model):
     only_arm_passed: int
     only_baseline_passed: int
@@ -311,6 +332,13 @@ class Report(_Model):
     overhead: dict[str, Overhead]
     scenarios: dict[str, dict[str, ScenarioCell]]
     thresholds: ThresholdsOutcome
+    throughput: Throughput | None = Field(
+        None, description="The run's generation throughput; null when no row was generated."
+    )
+    replicas: list[ReplicaThroughput] = Field(
+        default_factory=list,
+        description="A cluster run's throughput per engine replica (empty for a local run).",
+    )
 
 
 def report_json_schema() -> dict[str, Any]:

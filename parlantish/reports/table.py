@@ -103,6 +103,8 @@ def print_summary(report: dict[str, Any], console: Console | None = None) -> Non
             highlight=False,
             markup=False,
         )
+    for line in throughput_lines(report):
+        console.print(line, highlight=False, markup=False)
     for t in report["thresholds"]["results"]:
         mark = "ok  " if t["passed"] else "FAIL"
         console.print(
@@ -110,3 +112,19 @@ def print_summary(report: dict[str, Any], console: Console | None = None) -> Non
             highlight=False,
             markup=False,
         )
+
+
+def throughput_lines(report: dict[str, Any]) -> list[str]:
+    """A cluster run's throughput, per replica and in all (nothing for a local run)."""
+    replicas = report.get("replicas") or []
+    total = report.get("throughput")
+    if not replicas or not total:
+        return []
+
+    def rate(entry: dict[str, Any]) -> str:
+        speed = entry["tokens_per_s"]
+        per_s = f"{speed:.1f} tok/s" if speed is not None else "under a second"
+        return f"{entry['records']} rows, {entry['completion_tokens']} tokens, {per_s}"
+
+    lines = [f"replica {r['replica']}: {rate(r)}" for r in replicas]
+    return [*lines, f"all {len(replicas)} replicas: {rate(total)}"]
