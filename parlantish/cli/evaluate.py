@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from parlantish.backends import Backend, resolve_backend
 from parlantish.cli.options import allow_root_option, sampling_options
 from parlantish.core.types import GenerationRequest, GenerationResult
+from parlantish.eval.cluster import RayCluster, import_ray, parse_cluster
 from parlantish.eval.folder import folder_conflicts
 from parlantish.eval.runner import Evaluator, WorkItem
 from parlantish.eval.runner import Progress as RunProgress
@@ -103,6 +104,33 @@ def run_is_finished(items: list[WorkItem], out: str | Path, *, retry_errors: boo
     is_flag=True,
     help="Multi-IF CSV: leave out (and list) bad rows instead of stopping at the first.",
 )
+@click.option(
+    "--cluster",
+    default=None,
+    metavar="ray[://ADDRESS]",
+    help="Run the samples on engine replicas on a Ray cluster: 'ray' starts a local one for "
+    "the run, 'ray://ADDRESS' joins a running one (needs the ray extra).",
+)
+@click.option(
+    "--replicas",
+    type=click.IntRange(1, 4096),
+    default=None,
+    help="Engine replicas on the cluster (each runs --backend).  [default: 1]",
+)
+@click.option(
+    "--cpus-per-replica",
+    type=click.FloatRange(0, 4096),
+    default=1.0,
+    show_default=True,
+    help="CPUs each replica reserves on the cluster.",
+)
+@click.option(
+    "--gpus-per-replica",
+    type=click.FloatRange(0, 64),
+    default=0.0,
+    show_default=True,
+    help="GPUs each replica reserves on the cluster.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option(
     "--temperature", type=click.FloatRange(0, 5), default=None, help="Override the suite's."
@@ -126,6 +154,10 @@ def eval_command(
     retry_errors: bool,
     force_new: bool,
     skip_bad: bool,
+    cluster: str | None,
+    replicas: int | None,
+    cpus_per_replica: float,
+    gpus_per_replica: float,
     quiet: bool,
     temperature: float | None,
     max_tokens: int | None,
@@ -140,8 +172,11 @@ def eval_command(
     for bad in loaded.bad_rows:
         Console(stderr=True).print(f"skipped {bad}", soft_wrap=True, highlight=False, markup=False)
     specs = list(backends) or [os.environ.get("PARLANTISH_BACKEND", "embedded")]
+    address = parse_cluster(cluster) if cluster is not None else None
+    if cluster is None and replicas is not None:
+        raise click.UsageError("--replicas needs --cluster ray[://ADDRESS]")
 
-    def evaluator_on(backend: Backend) -> Evaluator:
+    def evaluator_on(backend: Backend | RayCluster) -> Evaluator:
         return Evaluator(
             loaded,
             backend,
@@ -170,7 +205,18 @@ def eval_command(
             highlight=False,
         )
     else:
-        evaluator = evaluator_on(resolve_backend(specs))
+        if cluster is not None:
+            import_ray()  # a missing extra fails here, before anything starts
+            engines: Backend | RayCluster = RayCluster(
+                specs,
+                replicas=replicas or 1,
+                address=address,
+                cpus=cpus_per_replica,
+                gpus=gpus_per_replica,
+            )
+        else:
+            engines = resolve_backend(specs)
+        evaluator = evaluator_on(engines)
         try:
             if quiet or not err.is_terminal:
                 asyncio.run(evaluator.arun())

@@ -1,0 +1,363 @@
+"""Evaluation runs spread over engine replicas on a Ray cluster (the ``ray`` extra).
+
+The driver, this process, plans the work items and owns the result store: it is the only
+writer, and a run resumes as a local one does. Each replica is a Ray actor holding one engine
+(the embedded vLLM engine, a model folder, or a vLLM server it reaches, with the CPUs or GPUs it
+reserves in Ray) and running the attempt pipeline, :meth:`Evaluator.run_item`, for the items
+sent to it; the driver keeps enough items in flight on each replica for its engine to batch.
+
+An actor that dies (its process killed, its node lost) has its unfinished items sent to the
+others; the store keeps the first row of every key, so each key lands once, and seeds depend on
+the item alone, so the report is the one a single engine gives. The actors are stopped when
+the run ends, fails or is interrupted, and a cluster this run started is shut down with them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from parlantish.backends import Backend, resolve_backend
+from parlantish.core import GenerationRequest, GenerationResult
+from parlantish.errors import BackendUnavailableError, UserError
+from parlantish.eval.runner import Evaluator, WorkItem
+
+__all__ = ["RAY_HINT", "RayCluster", "ReplicaStandIn", "parse_cluster"]
+
+RAY_HINT = "install Ray with the extra: pip install 'parlantish[ray]'"
+BackendSource = str | Sequence[str] | Callable[[], Backend]
+
+
+def parse_cluster(value: str) -> str | None:
+    """``ray`` (a local cluster started for the run) → ``None``; ``ray://ADDRESS`` → the
+    address Ray joins: ``auto`` (the cluster already running on this machine) or
+    ``HOST:PORT`` (a cluster's GCS address)."""
+    if value == "ray":
+        return None
+    address = value.removeprefix("ray://") if value.startswith("ray://") else ""
+    if address == "auto" or re.fullmatch(r"[A-Za-z0-9.\-\[\]:]+:\d{1,5}", address):
+        return address
+    raise UserError(
+        f"unknown cluster {value!r}",
+        hint="use --cluster ray (a local Ray cluster for the run), ray://auto (the cluster "
+        "running on this machine) or ray://HOST:PORT (a cluster's GCS address)",
+    )
+
+
+def import_ray() -> Any:
+    """The ``ray`` module, or a ``UserError`` saying how to install it."""
+    try:
+        import ray
+    except ImportError as e:
+        raise UserError(
+            "running on a Ray cluster needs Ray, which is not installed", hint=RAY_HINT
+        ) from e
+    return ray
+
+
+class ReplicaStandIn(Backend):
+    """Stands for the replicas' backend in the driver: its ``name``, ``model`` and
+    ``model_defaults`` are the first replica's once started. It generates nothing."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.model: str | None = None
+        self.model_defaults: dict[str, Any] | None = None
+        self.ruler_name: str | None = None
+
+    async def agenerate(self, request: GenerationRequest) -> GenerationResult:
+        raise BackendUnavailableError("the driver of a cluster run does not generate")
+
+
+class _Replica:
+    """The body of one Ray actor: an engine and an evaluator planned like the driver's."""
+
+    def __init__(
+        self,
+        index: int,
+        suite: Any,
+        options: dict[str, Any],
+        backend: BackendSource,
+        backend_options: dict[str, Any],
+        cores: list[int] | None,
+    ):
+        started = time.perf_counter()
+        self.index = index
+        if cores and "VLLM_CPU_OMP_THREADS_BIND" not in os.environ:
+            # Two CPU engines on one machine must not bind their threads to the same cores.
+            os.environ["VLLM_CPU_OMP_THREADS_BIND"] = ",".join(map(str, cores))
+        engine = backend() if callable(backend) else resolve_backend(backend, **backend_options)
+        self.evaluator = Evaluator(suite, engine, ".", **options)
+        self.items = {item.key: item for item in self.evaluator.plan()}
+        self.limit: asyncio.Semaphore | None = None
+        self.start_s = time.perf_counter() - started
+
+    async def describe(self) -> dict[str, Any]:
+        """Who this replica is; awaiting it waits for the engine to start."""
+        backend = self.evaluator.backend
+        return {
+            "index": self.index,
+            "pid": os.getpid(),
+            "name": backend.name,
+            "model": getattr(backend, "model", None),
+            "model_defaults": getattr(backend, "model_defaults", None),
+            "ruler": self.evaluator.ruler.name,
+            "start_s": self.start_s,
+        }
+
+    async def run(self, key: str, saved: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows of one work item, each stamped with this replica's index."""
+        if self.limit is None:
+            self.limit = asyncio.Semaphore(self.evaluator.concurrency)
+        rows: list[dict[str, Any]] = []
+        await self.evaluator.run_item(self.items[key], saved, rows.append, self.limit)
+        return [{**row, "replica": self.index} for row in rows]
+
+    async def close(self) -> None:
+        await self.evaluator.backend.aclose()
+
+
+@dataclass
+class _Member:
+    index: int
+    actor: Any
+    alive: bool = True
+    pid: int | None = None
+    records: int = 0
+
+
+@dataclass
+class _Dispatch:
+    """The driver's queue: items waiting, and how many are not finished yet."""
+
+    queue: asyncio.Queue[WorkItem | None] = field(default_factory=asyncio.Queue)
+    unfinished: int = 0
+
+
+class RayCluster:
+    """Engine replicas as Ray actors, to pass as the backend of an :class:`Evaluator`.
+
+    ``backend`` is what each replica runs: a backend spec (``"embedded"``, a model folder, a
+    server URL; several specs make a pool per replica) built inside the actor with
+    ``backend_options``, or a function returning a ``Backend`` (called in the actor).
+    ``address`` joins a running cluster (``auto`` or ``HOST:PORT``); ``None`` starts a local
+    one for the run and shuts it down afterwards. Each replica reserves ``cpus`` and ``gpus``.
+    ``in_flight`` items are kept on each replica (default: the run's concurrency split over
+    the replicas). ``start_timeout_s`` bounds the wait for every engine to start.
+    """
+
+    def __init__(
+        self,
+        backend: BackendSource = "embedded",
+        *,
+        replicas: int = 1,
+        address: str | None = None,
+        cpus: float = 1.0,
+        gpus: float = 0.0,
+        in_flight: int | None = None,
+        backend_options: Mapping[str, Any] | None = None,
+        start_timeout_s: float = 900.0,
+    ):
+        if replicas < 1:
+            raise UserError(f"--replicas must be at least 1, not {replicas}")
+        if cpus < 0 or gpus < 0:
+            raise UserError("CPUs and GPUs per replica cannot be negative")
+        self.backend = backend
+        self.replicas = replicas
+        self.address = address
+        self.cpus = cpus
+        self.gpus = gpus
+        self.in_flight = in_flight
+        self.backend_options = dict(backend_options or {})
+        self.start_timeout_s = start_timeout_s
+        if isinstance(backend, str):
+            label = backend
+        elif callable(backend):
+            label = getattr(backend, "__name__", "backend")
+        else:
+            label = ",".join(backend)
+        self._stand_in = ReplicaStandIn(f"ray[{replicas}]:{label}")
+        self.members: list[_Member] = []
+        self.started_cluster = False
+        self.start_s: list[float] = []
+        self._ray: Any = None
+        self._per_replica = 1
+
+    @property
+    def stand_in(self) -> ReplicaStandIn:
+        """Stands for the replicas' backend in ``run.json``: the first replica's name and model
+        once started."""
+        return self._stand_in
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self, evaluator: Evaluator) -> None:
+        """Join or start the cluster and start every replica; raises when one cannot start."""
+        ray = self._ray = import_ray()
+        if not ray.is_initialized():
+            options: dict[str, Any] = {
+                "include_dashboard": False,
+                "log_to_driver": False,
+                "logging_level": logging.ERROR,  # Ray's start-up lines would mix with ours
+            }
+            if self.address is None:
+                self.started_cluster = True
+            ray.init(address=self.address, **options)
+        self._check_resources(ray)
+        suite = ray.put(evaluator.suite)
+        options = {
+            "samples": evaluator.samples,
+            "arms": [arm.name for arm in evaluator.arms],
+            "limit": len(evaluator.scenarios),
+            "concurrency": evaluator.concurrency,
+            "transport_retries": evaluator.transport_retries,
+        }
+        actor_class = ray.remote(_Replica).options(
+            num_cpus=self.cpus, num_gpus=self.gpus, max_concurrency=1000, max_restarts=0
+        )
+        for index in range(self.replicas):
+            actor = actor_class.remote(
+                index, suite, options, self.backend, self.backend_options, self._cores(index)
+            )
+            self.members.append(_Member(index, actor))
+        self._per_replica = self.in_flight or max(
+            1, math.ceil(evaluator.concurrency / self.replicas)
+        )
+        described = await self._described()
+        first = described[0]
+        self._stand_in.name = f"ray[{self.replicas}]:{first['name']}"
+        self._stand_in.model = first["model"]
+        self._stand_in.model_defaults = first["model_defaults"]
+        self._stand_in.ruler_name = first["ruler"]
+        self.start_s = [d["start_s"] for d in described]
+
+    def _cores(self, index: int) -> list[int] | None:
+        """The cores replica ``index`` binds its CPU engine to, on a local cluster whose cores
+        can be split so; otherwise ``None`` (the engine's own binding)."""
+        if self.address is not None or self.gpus or self.cpus < 1 or self.cpus % 1:
+            return None
+        allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        width = int(self.cpus)
+        if width * self.replicas > len(allowed):
+            return None
+        return allowed[index * width : (index + 1) * width]
+
+    def _check_resources(self, ray: Any) -> None:
+        total = ray.cluster_resources()
+        for name, each in (("CPU", self.cpus), ("GPU", self.gpus)):
+            need = each * self.replicas
+            if need and total.get(name, 0) + 1e-9 < need:
+                raise UserError(
+                    f"{self.replicas} replicas × {each:g} {name}s need {need:g} {name}s; "
+                    f"the cluster has {total.get(name, 0):g}",
+                    hint="use fewer --replicas, or fewer CPUs/GPUs per replica",
+                )
+
+    async def _described(self) -> list[dict[str, Any]]:
+        ray = self._ray
+        calls = [m.actor.describe.remote() for m in self.members]
+        try:
+            described = await asyncio.wait_for(
+                asyncio.gather(*[_awaitable(call) for call in calls]), self.start_timeout_s
+            )
+        except asyncio.TimeoutError as e:
+            raise BackendUnavailableError(
+                f"the replicas did not all start within {self.start_timeout_s:g} s"
+            ) from e
+        except ray.exceptions.RayError as e:
+            raise BackendUnavailableError(f"a replica failed to start: {_cause(e)}") from e
+        for member, info in zip(self.members, described, strict=True):
+            member.pid = info["pid"]
+        return list(described)
+
+    async def stop(self) -> None:
+        """Stop every actor, and the cluster when this run started it."""
+        ray = self._ray
+        if ray is None:
+            return
+        for member in self.members:
+            if member.alive:
+                with contextlib.suppress(Exception):  # a dying actor is killed below anyway
+                    await asyncio.wait_for(_awaitable(member.actor.close.remote()), 30)
+            ray.kill(member.actor, no_restart=True)
+            member.alive = False
+        if self.started_cluster and ray.is_initialized():
+            ray.shutdown()
+            self.started_cluster = False
+
+    # -- running ---------------------------------------------------------------------------------
+
+    async def run(
+        self,
+        items: Sequence[WorkItem],
+        saved: Mapping[str, dict[str, Any]],
+        emit: Callable[[dict[str, Any]], None],
+    ) -> None:
+        """Run ``items`` over the replicas; an item whose replica dies goes to another."""
+        dispatch = _Dispatch(unfinished=len(items))
+        for item in items:
+            dispatch.queue.put_nowait(item)
+        if not items:
+            return
+        workers = [  # interleaved, so that the replicas take turns at the queue
+            asyncio.create_task(self._work(member, dispatch, saved, emit))
+            for _ in range(self._per_replica)
+            for member in self.members
+        ]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for worker in workers:
+                worker.cancel()
+        if dispatch.unfinished:
+            raise BackendUnavailableError(
+                f"every replica died with {dispatch.unfinished} items unfinished; "
+                "run the same command to resume"
+            )
+
+    async def _work(
+        self,
+        member: _Member,
+        dispatch: _Dispatch,
+        saved: Mapping[str, dict[str, Any]],
+        emit: Callable[[dict[str, Any]], None],
+    ) -> None:
+        ray = self._ray
+        while member.alive:
+            item = await dispatch.queue.get()
+            if item is None:
+                dispatch.queue.put_nowait(None)  # wake the next worker too
+                return
+            mine = {key: saved[key] for key in item.record_keys if key in saved}
+            try:
+                rows = await _awaitable(member.actor.run.remote(item.key, mine))
+            except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+                member.alive = False
+                dispatch.queue.put_nowait(item)  # another replica takes it
+                if not any(m.alive for m in self.members):
+                    dispatch.queue.put_nowait(None)
+                return
+            for row in rows:
+                emit(row)
+            member.records += len(rows)
+            dispatch.unfinished -= 1
+            if not dispatch.unfinished:
+                dispatch.queue.put_nowait(None)
+
+
+async def _awaitable(ref: Any) -> Any:
+    return await ref
+
+
+def _cause(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    useful = [line for line in text if line.strip() and not line.startswith(" ")]
+    return useful[-1] if useful else type(error).__name__
