@@ -42,7 +42,7 @@ fuzz: $(STAMP)
 	PARLANTISH_FUZZ=deep $(BIN)/python -m pytest tests/unit/test_hostile_inputs.py -p no:cacheprovider -q --timeout=0 --durations=0
 
 bench: setup
-	for script in backends compile checks guard eval proxy; do $(BIN)/python bench/$$script.py || exit 1; done
+	for script in backends compile checks guard eval proxy scale; do $(BIN)/python bench/$$script.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
