@@ -54,10 +54,19 @@ class EnforceError(UserError):
     """A check marked ``enforce: true`` cannot be compiled into the constraint."""
 
 
+#: A shaped part of the reply: ``("title", "")`` (a ``<<title>>`` line),
+#: ``("choice", "A|B")`` (one of the phrases), ``("postscript", marker)`` (a last line opening
+#: with the marker). Free words inside one keep the rule's excluded strings out too.
+Part = tuple[str, str]
+TITLE_TOKENS = 16
+POSTSCRIPT_TOKENS = 40
+
+
 @dataclass(frozen=True)
 class TextRule:
     """What the constraint guarantees about the reply text: ``excludes`` never appear in it,
-    it starts with ``prefix`` and ends with ``suffix`` (inside the quotes when ``quote``)."""
+    it starts with ``prefix`` then the ``opening`` parts and ends with the ``closing`` parts then
+    ``suffix`` (all inside the quotes when ``quote``)."""
 
     excludes: tuple[str, ...] = ()
     prefix: str = ""
@@ -65,31 +74,106 @@ class TextRule:
     quote: bool = False
     #: Whether a suffix inside the quotes still satisfies its check (IFEval's end phrase does).
     suffix_in_quote: bool = True
+    opening: tuple[Part, ...] = ()
+    closing: tuple[Part, ...] = ()
 
     @property
     def head(self) -> str:
-        """Forced text at the start of the reply."""
+        """Forced text at the start of the reply (before the opening parts)."""
         return ('"' if self.quote else "") + self.prefix
 
     @property
     def tail(self) -> str:
-        """Forced text at the end of the reply."""
+        """Forced text at the end of the reply (after the closing parts)."""
         return self.suffix + ('"' if self.quote else "")
+
+    @property
+    def lead_chars(self) -> str:
+        """ASCII letters and digits that start no excluded string (one of them may open free
+        text without completing an excluded string across it)."""
+        starts = {w[0] for w in self.excludes}
+        return "".join(c for c in _LEAD_CHARS if c not in starts)
 
     @property
     def lead(self) -> str | None:
         """A one-character regex opening the free text when nothing forced keeps the reply from
         being empty (IFEval fails every empty reply): an ASCII letter or digit that starts no
         excluded string. ``None`` when not needed."""
-        if (self.head + self.tail).strip():
+        if (self.head + self.tail).strip() or self.opening or self.closing:
             return None
-        starts = {w[0] for w in self.excludes}
-        allowed = [c for c in _LEAD_CHARS if c not in starts]
-        return "[" + "".join(allowed) + "]" if allowed else None
+        return f"[{self.lead_chars}]" if self.lead_chars else None
 
     @property
     def empty(self) -> bool:
-        return not (self.excludes or self.prefix or self.suffix or self.quote)
+        shaped = self.opening or self.closing
+        return not (self.excludes or self.prefix or self.suffix or self.quote or shaped)
+
+    @property
+    def forced(self) -> tuple[str, ...]:
+        """Every fixed string the rule writes (checked against the excluded strings)."""
+        parts = [_fixed(part) for part in (*self.opening, *self.closing)]
+        return (self.head, self.tail, *(text for texts in parts for text in texts))
+
+    def _free(self, max_tokens: int, also: tuple[str, ...]) -> list[dict[str, Any]]:
+        free: dict[str, Any] = {"type": "any_text", "max_tokens": max_tokens}
+        free["excludes"] = list(dict.fromkeys((*self.excludes, *also)))
+        return [{"type": "regex", "pattern": f"[{self.lead_chars}]"}, free]
+
+    def part_elements(self, part: Part) -> list[dict[str, Any]]:
+        """The format-tree elements of one shaped part."""
+        kind, value = part
+        if kind == "title":
+            inner = self._free(TITLE_TOKENS, ("\n", "<", ">"))
+            return [{"type": "const_string", "value": "<<"}, *inner, _const(">>\n")]
+        if kind == "choice":
+            options = [_const(option + " ") for option in value.split("|")]
+            return [{"type": "or", "elements": options}]
+        # A postscript: the marker opens a last line of free words.
+        return [_const(f"\n{value} "), *self._free(POSTSCRIPT_TOKENS, ("\n",))]
+
+    def opening_elements(self) -> list[dict[str, Any]]:
+        return [e for part in self.opening for e in self.part_elements(part)]
+
+    def closing_elements(self) -> list[dict[str, Any]]:
+        return [e for part in self.closing for e in self.part_elements(part)]
+
+    @property
+    def shaped_tokens(self) -> int:
+        """Tokens the opening and closing parts may take (their free words, at most)."""
+        free = {"title": TITLE_TOKENS, "postscript": POSTSCRIPT_TOKENS, "choice": 0}
+        fixed = sum(len(text) for part in (*self.opening, *self.closing) for text in _fixed(part))
+        return fixed + sum(free[kind] + 1 for kind, _ in (*self.opening, *self.closing))
+
+    def example_start(self) -> str:
+        """Text the start of the reply accepts: the forced start, then each opening part."""
+        return self.head + "".join(self.part_example(part) for part in self.opening)
+
+    def example_end(self) -> str:
+        """Text the end of the reply accepts: each closing part, then the forced end."""
+        return "".join(self.part_example(part) for part in self.closing) + self.tail
+
+    def part_example(self, part: Part) -> str:
+        """Text one shaped part accepts (for examples and scripted tests)."""
+        kind, value = part
+        word = self.lead_chars[:1]
+        if kind == "title":
+            return f"<<{word}>>\n"
+        if kind == "choice":
+            return value.split("|")[0] + " "
+        return f"\n{value} {word}"
+
+
+def _const(value: str) -> dict[str, Any]:
+    return {"type": "const_string", "value": value}
+
+
+def _fixed(part: Part) -> tuple[str, ...]:
+    kind, value = part
+    if kind == "title":
+        return ("<<", ">>\n")
+    if kind == "choice":
+        return tuple(option + " " for option in value.split("|"))
+    return (f"\n{value} ",)
 
 
 def _merge(rule: TextRule, piece: TextRule) -> TextRule | str:
@@ -114,7 +198,13 @@ def _merge(rule: TextRule, piece: TextRule) -> TextRule | str:
     excludes = tuple(dict.fromkeys((*rule.excludes, *piece.excludes)))
     if len(excludes) > MAX_EXCLUDES:
         return f"the plan would exclude {len(excludes)} strings (limit {MAX_EXCLUDES})"
-    merged = TextRule(excludes, prefix, suffix, quote, suffix_in_quote)
+    opening = tuple(dict.fromkeys((*rule.opening, *piece.opening)))
+    closing = tuple(dict.fromkeys((*rule.closing, *piece.closing)))
+    if len(closing) > 1:
+        return "the reply can end with one postscript only"
+    if opening and not _lead_chars(excludes):
+        return "the excluded strings leave no letter to open the free words with"
+    merged = TextRule(excludes, prefix, suffix, quote, suffix_in_quote, opening, closing)
     problem = _straddle(merged)
     return problem if problem else merged
 
@@ -123,13 +213,20 @@ def _straddle(rule: TextRule) -> str | None:
     """Why an excluded string could still appear in the reply (in forced text, or across
     forced and free text), or ``None``."""
     head, tail = rule.head, rule.tail
+    forced = rule.forced
     for word in rule.excludes:
-        if word in head or word in tail or word in head + tail:
+        if word in head + tail or any(word in text for text in forced):
             return f"the forced text contains the excluded {word!r}"
         for cut in range(1, len(word)):
-            if head.endswith(word[:cut]) or tail.startswith(word[cut:]):
+            if any(t.endswith(word[:cut]) or t.startswith(word[cut:]) for t in forced if t):
                 return f"the excluded {word!r} could run across the forced text"
+    if (rule.opening or rule.closing) and not rule.lead_chars:
+        return "the excluded strings leave no letter to open the free words with"
     return None
+
+
+def _lead_chars(excludes: Sequence[str]) -> str:
+    return TextRule(excludes=tuple(excludes)).lead_chars
 
 
 @lru_cache(maxsize=1)
@@ -277,6 +374,38 @@ def _starts_with(p: Any) -> Compiled:
 def _quotation(p: Any) -> Compiled:
     """Forced: a ``"`` opening and closing the reply."""
     return TextRule(quote=True)
+
+
+@_compiles("detectable_format:title")
+def _title(p: Any) -> Compiled:
+    """Forced: a '<<title>>' line opening the reply, its words free."""
+    return TextRule(opening=(("title", ""),))
+
+
+CONSTRAINED = ("My answer is yes.", "My answer is no.", "My answer is maybe.")
+
+
+@_compiles("detectable_format:constrained_response")
+def _constrained(p: Any) -> Compiled:
+    """Forced: the reply opens with one of IFEval's three answers (the model picks which)."""
+    return TextRule(opening=(("choice", "|".join(CONSTRAINED)),))
+
+
+@_compiles("detectable_content:postscript")
+def _postscript(p: Any) -> Compiled:
+    """Forced: a last line opening with the postscript marker, its words free."""
+    marker = p.postscript_marker.strip()
+    if not marker or "\n" in marker or len(marker) > 40:
+        return "the marker is empty, too long or spans lines"
+    known = {"P.S.": r"\s*p\.\s?s\..*$", "P.P.S": r"\s*p\.\s?p\.\s?s.*$"}
+    pattern = known.get(marker, r"\s*" + marker.lower() + r".*$")
+    try:
+        found = re.search(pattern, f"\n{marker} x".lower(), flags=re.MULTILINE)
+    except re.error:
+        found = re.search(re.escape(marker.lower()), f"\n{marker} x".lower())
+    if not found:
+        return "the marker, read as the check reads it, does not find itself"
+    return TextRule(closing=(("postscript", marker),))
 
 
 @dataclass(frozen=True)

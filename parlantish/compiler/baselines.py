@@ -32,25 +32,31 @@ def text_elements(
     elements: list[dict[str, Any]] = []
     if first and rule.head:
         elements.append({"type": "const_string", "value": rule.head})
+    if first:
+        elements.extend(rule.opening_elements())
     if first and rule.lead:
         elements.append({"type": "regex", "pattern": rule.lead})
     free: dict[str, Any] = {"type": "any_text", "max_tokens": max_tokens}
     if rule.excludes:
         free["excludes"] = list(rule.excludes)
     elements.append(free)
+    if last:
+        elements.extend(rule.closing_elements())
     if last and rule.tail:
         elements.append({"type": "const_string", "value": rule.tail})
     return elements
 
 
-def wrap_text(rule: TextRule | None, text: str) -> str:
-    """``text`` with the rule's forced start and end added where it lacks them (examples)."""
+def wrap_text(rule: TextRule | None, text: str, *, start: bool = True, end: bool = True) -> str:
+    """``text`` with the rule's forced start and end (and shaped parts) added where it lacks
+    them (examples); ``start``/``end`` pick the sides."""
     if rule is None:
         return text
-    if not text.startswith(rule.head):
-        text = rule.head + text
-    if not text.endswith(rule.tail):
-        text += rule.tail
+    opening, closing = rule.example_start(), rule.example_end()
+    if start and not text.startswith(opening):
+        text = opening + text
+    if end and not text.endswith(closing):
+        text += closing
     return text
 
 
@@ -86,7 +92,9 @@ class DirectLayout:
         return wrap_text(self.rule, reply_text(reply))
 
     def max_tokens(self) -> int:
-        return self.budget + (len(self.rule.head + self.rule.tail) if self.rule else 0)
+        if self.rule is None:
+            return self.budget
+        return self.budget + len(self.rule.head + self.rule.tail) + self.rule.shaped_tokens
 
     def checkpoint_tokens(self) -> int:
         return 0  # the whole output is the reply (an enforced start and end included)

@@ -148,6 +148,22 @@ class LongformLayout:
         elements.append(free)
         return Constraint.from_format({"type": "sequence", "elements": elements}, self.target)
 
+    def opening_constraint(self) -> Constraint | None:
+        """A stepwise plan's first reply step, after its prefilled forced start: the opening
+        parts (a title, a fixed answer) under their constraint; ``None`` when there are none."""
+        if self.rule is None or not self.rule.opening:
+            return None
+        tree = {"type": "sequence", "elements": self.rule.opening_elements()}
+        return Constraint.from_format(tree, self.target)
+
+    def closing_constraint(self) -> Constraint | None:
+        """A stepwise plan's last step before its forced end: the closing parts (a
+        postscript) under their constraint; ``None`` when there are none."""
+        if self.rule is None or not self.rule.closing:
+            return None
+        tree = {"type": "sequence", "elements": self.rule.closing_elements()}
+        return Constraint.from_format(tree, self.target)
+
     @property
     def reply_prefix(self) -> str:
         recall = (
@@ -165,7 +181,9 @@ class LongformLayout:
             elements.append(_answer_format(checkpoint.answer_schema))
             elements.append({"type": "const_string", "value": "\n"})
         elements.append({"type": "const_string", "value": self.reply_prefix})
-        ending = [{"type": "const_string", "value": self.tail}] if self.tail else []
+        ending = self.rule.closing_elements() if self.rule else []
+        if self.tail:
+            ending.append({"type": "const_string", "value": self.tail})
 
         def after(index: int) -> list[dict[str, Any]]:
             # What may follow segment ``index``: the end of the reply, the next segment, or both.
@@ -219,15 +237,15 @@ class LongformLayout:
         ]
         segments = [reply] if isinstance(reply, str) else [str(s) for s in reply]
         if self.rule is not None:
-            segments[0] = wrap_text(TextRule(prefix=self.head), segments[0])
-            segments[-1] = wrap_text(TextRule(suffix=self.tail), segments[-1])
+            segments[0] = wrap_text(self.rule, segments[0], end=False)
+            segments[-1] = wrap_text(self.rule, segments[-1], start=False)
         return "".join(lines) + self.reply_prefix + self.reminder.join(segments)
 
     def max_tokens(self) -> int:
         forced = sum(len(checkpoint_prefix(c)) for c in self.checkpoints)
         forced += len(self.reply_prefix) + len(self.reminder) * (len(self.groups) - 1)
         answers = 300 * len(self.checkpoints)  # one-line answers, at worst a token per character
-        forced += len(self.head + self.tail)
+        forced += len(self.head + self.tail) + (self.rule.shaped_tokens if self.rule else 0)
         return forced // CHARS_PER_TOKEN + answers + sum(self.groups) + 32
 
     def checkpoint_tokens(self) -> int:

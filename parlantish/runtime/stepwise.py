@@ -158,6 +158,9 @@ async def generate_stepwise(
             )
         )
     steps.text += layout.reply_prefix + layout.head  # an enforced start is prefilled
+    # Enforced opening parts (a title, a fixed answer) are a step of their own: no sentence
+    # end may stop them half-written.
+    opening = await _shaped(steps, layout, layout.opening_constraint(), "opening") or ""
     locatable = [check for check in checks if check.locatable]
     accepted: list[str] = []
     repairs: list[SegmentRepair] = []
@@ -182,13 +185,17 @@ async def generate_stepwise(
             result, segment, ended = await _segment(steps, layout, index, budget, attempt)
         steps.accept(result, segment)
         if index == 0:
-            segment = layout.head + segment
+            segment = layout.head + opening + segment
         last = index == len(layout.groups) - 1
         finish = "length" if last and result.finish_reason == "length" else "stop"
         steps.emit(TextDelta(("\n" if accepted else "") + segment))
         accepted.append(segment)
         if ended and index + 1 >= layout.min_groups:
             break
+    closing = await _shaped(steps, layout, layout.closing_constraint(), "closing")
+    if closing is not None:  # enforced closing parts (a postscript) are generated last
+        steps.emit(TextDelta(closing))
+        accepted.append(closing)
     if layout.tail:  # an enforced ending closes the last segment
         tail = layout.tail
         spaced = accepted and accepted[-1][-1:].isalnum() and tail[:1].isalnum()
@@ -204,6 +211,26 @@ async def generate_stepwise(
         requests=steps.requests,
         repairs=repairs,
     )
+
+
+async def _shaped(
+    steps: _Steps, layout: LongformLayout, constraint: Constraint | None, name: str
+) -> str | None:
+    """The text of one step generating enforced shaped parts under ``constraint`` (run to
+    the constraint's end, no stop strings), accepted into the reply; ``None`` without one."""
+    if constraint is None or layout.rule is None:
+        return None
+    sampling = steps.sampling.model_copy(
+        update={
+            "max_tokens": layout.rule.shaped_tokens,
+            "stop": (),
+            "min_tokens": 0,
+            "seed": _step_seed(steps.sampling.seed, name, 0),
+        }
+    )
+    result = await steps.step(sampling, constraint)
+    steps.accept(result, result.text)
+    return result.text
 
 
 async def _segment(

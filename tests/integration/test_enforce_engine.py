@@ -67,3 +67,60 @@ def test_enforced_exclusions_hold_on_real_generations(engine):
         for outcome in attempt.checks:
             assert outcome.tier == "enforced"
             assert outcome.passed, (outcome.name, attempt.text)
+
+
+LONGFORM = load_blueprint_text(
+    "blueprint: enforce-shaped\n"
+    "instructions:\n  rules: Follow the rules.\n"
+    "checkpoints:\n"
+    "  - id: plan\n    recall: [rules]\n    ask: Will the reply follow the rules?\n"
+    "    answer: {type: boolean}\n"
+    "segments:\n  count: {min: 1, max: 2}\n  max_tokens: 24\n  recall: [rules]\n"
+)
+SHAPED = [
+    "detectable_format:title",
+    "detectable_format:constrained_response",
+    {"detectable_content:postscript": {"postscript_marker": "P.S."}},
+    "punctuation:no_comma",
+]
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize(
+    ("blueprint", "arm", "execution"),
+    [
+        (BLUEPRINT, "direct", "fused"),
+        (LONGFORM, "enforced", "fused"),
+        (LONGFORM, "enforced", "stepwise"),
+    ],
+    ids=["direct", "longform-fused", "longform-stepwise"],
+)
+def test_enforced_title_answer_and_postscript_hold_on_real_generations(
+    engine, blueprint, arm, execution
+):
+    checks = [build_check(spec) for spec in SHAPED]
+    plan = compile_plan(
+        blueprint, messages=USER, arm=arm, checks=checks, enforce="auto", execution=execution
+    )
+    assert len(plan.enforcement.enforced) == len(SHAPED)
+
+    async def every():
+        return await asyncio.gather(
+            *(
+                run_attempt(
+                    plan,
+                    engine,
+                    SamplingSettings(temperature=0.9, max_tokens=plan.max_tokens, seed=seed),
+                    checks,
+                )
+                for seed in range(3)
+            )
+        )
+
+    for attempt in asyncio.run(every()):
+        assert attempt.error_kind in (None, "checks"), attempt.error
+        if execution == "fused":
+            assert conformance_error(plan.constraint, attempt.raw) is None
+        for outcome in attempt.checks:
+            assert outcome.tier == "enforced"
+            assert outcome.passed, (outcome.name, attempt.text)

@@ -180,6 +180,11 @@ specs = st.one_of(
         st.sampled_from("aeiksAEIKS"),
         st.integers(1, 2),
     ),
+    st.just("detectable_format:title"),
+    st.just("detectable_format:constrained_response"),
+    st.sampled_from(["P.S.", "P.P.S", "Note:"]).map(
+        lambda m: {"detectable_content:postscript": {"postscript_marker": m}}
+    ),
     phrase.map(lambda p: {"starts_with": p}),
     phrase.map(lambda p: {"ends_with": p + "."}),
 )
@@ -192,7 +197,7 @@ ARMS = [
 
 def _pool(raw: list[Any], rng: random.Random) -> list[str]:
     """Words likely to break the checks: theirs, in every case, with commas and quotes."""
-    pool = [*WORDS, ",", '"', "P.S.", "x,y"]
+    pool = [*WORDS, ",", '"', "P.S.", "x,y", "<<", ">>", "My answer is"]
     for spec in raw:
         for value in spec.values() if isinstance(spec, dict) else []:
             inner = value if isinstance(value, dict) else {"text": value}
