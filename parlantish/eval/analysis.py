@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from parlantish.checks.text import DegenerationParams, not_degenerate
 from parlantish.errors import UserError
 from parlantish.eval import stats
 from parlantish.eval.length import length_analysis
@@ -168,7 +169,13 @@ def _arm_summary(group: ArmGroup, records: Records) -> ArmSummary:
         ifeval=_ifeval(judged),
         per_turn=per_turn(judged),
         recovery=recovery(records),
+        degenerate=sum(1 for r in judged if _loops(r.text)),
     )
+
+
+def _loops(text: str) -> bool:
+    """Whether a reply loops, by the ``not_degenerate`` check with its defaults."""
+    return not not_degenerate(text, DegenerationParams())[0]
 
 
 def _compare(

@@ -207,6 +207,11 @@ class ArmSummary(_Model):
     recovery: Recovery | None = Field(
         None, description="Error injection: recovery right after injected replies, else null."
     )
+    degenerate: int = Field(
+        0,
+        description="Judged replies that loop (the not_degenerate check with its defaults "
+        "fails), whatever checks the suite asked for.",
+    )
 
 
 class Throughput(_Model):

@@ -128,3 +128,19 @@ def test_bad_rows_and_bad_manifests_are_user_errors():
         build_report([row])
     with pytest.raises(UserError, match=r"run\.json"):
         build_report([record()], {"thresholds": {"pass_rate": {"blueprint": "high"}}})
+
+
+def test_looping_replies_are_counted_per_arm_whatever_the_checks():
+    looping = "the cat sat on the mat " * 8  # one 4-gram eight times
+    stuttering = "Sure" + "!" * 40
+    plain = "The cat sat on the mat, then it left for the garden."
+    rows = [
+        record(arm="direct", text=looping, passed=True),
+        record(arm="direct", sample=1, text=plain, passed=True),
+        record(arm="blueprint", text=stuttering, passed=True),
+        record(arm="blueprint", sample=1, text=plain, passed=True),
+        record(arm="blueprint", sample=2, text=looping, error_kind="backend"),  # not judged
+    ]
+    report = build_report(rows)
+    assert report.arms["direct"].degenerate == 1
+    assert report.arms["blueprint"].degenerate == 1
