@@ -175,7 +175,8 @@ def _arm_summary(group: ArmGroup, records: Records) -> ArmSummary:
 
 def _loops(text: str) -> bool:
     """Whether a reply loops, by the ``not_degenerate`` check with its defaults."""
-    return not not_degenerate(text, DegenerationParams())[0]
+    verdict = not_degenerate(text, DegenerationParams())
+    return not (verdict[0] if isinstance(verdict, tuple) else verdict)
 
 
 def _compare(
