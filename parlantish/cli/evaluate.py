@@ -81,7 +81,10 @@ def run_is_finished(items: list[WorkItem], out: str | Path, *, retry_errors: boo
     "--limit", type=click.IntRange(min=1), default=None, help="Only the first K scenarios."
 )
 @click.option(
-    "--concurrency", type=click.IntRange(1, 4096), default=None, help="Requests in flight."
+    "--concurrency",
+    type=click.IntRange(1, 4096),
+    default=None,
+    help="Requests in flight (per replica in a cluster run).",
 )
 @click.option(
     "--transport-retries",
@@ -120,16 +123,14 @@ def run_is_finished(items: list[WorkItem], out: str | Path, *, retry_errors: boo
 @click.option(
     "--cpus-per-replica",
     type=click.FloatRange(0, 4096),
-    default=1.0,
-    show_default=True,
-    help="CPUs each replica reserves on the cluster.",
+    default=None,
+    help="CPUs each replica reserves on the cluster.  [default: 1]",
 )
 @click.option(
     "--gpus-per-replica",
     type=click.FloatRange(0, 64),
-    default=0.0,
-    show_default=True,
-    help="GPUs each replica reserves on the cluster.",
+    default=None,
+    help="GPUs each replica reserves on the cluster.  [default: 0]",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option(
@@ -156,8 +157,8 @@ def eval_command(
     skip_bad: bool,
     cluster: str | None,
     replicas: int | None,
-    cpus_per_replica: float,
-    gpus_per_replica: float,
+    cpus_per_replica: float | None,
+    gpus_per_replica: float | None,
     quiet: bool,
     temperature: float | None,
     max_tokens: int | None,
@@ -173,8 +174,12 @@ def eval_command(
         Console(stderr=True).print(f"skipped {bad}", soft_wrap=True, highlight=False, markup=False)
     specs = list(backends) or [os.environ.get("PARLANTISH_BACKEND", "embedded")]
     address = parse_cluster(cluster) if cluster is not None else None
-    if cluster is None and replicas is not None:
-        raise click.UsageError("--replicas needs --cluster ray[://ADDRESS]")
+    if cluster is None:
+        given = {"--replicas": replicas, "--cpus-per-replica": cpus_per_replica}
+        given["--gpus-per-replica"] = gpus_per_replica
+        for name, value in given.items():
+            if value is not None:
+                raise click.UsageError(f"{name} needs --cluster ray[://ADDRESS]")
 
     def evaluator_on(backend: Backend | RayCluster) -> Evaluator:
         return Evaluator(
@@ -211,8 +216,8 @@ def eval_command(
                 specs,
                 replicas=replicas or 1,
                 address=address,
-                cpus=cpus_per_replica,
-                gpus=gpus_per_replica,
+                cpus=1.0 if cpus_per_replica is None else cpus_per_replica,
+                gpus=gpus_per_replica or 0.0,
             )
         else:
             engines = resolve_backend(specs)

@@ -16,23 +16,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
-import math
 import os
 import re
+import signal
+import socket
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import metadata
 from typing import Any
 
 from parlantish.backends import Backend, resolve_backend
 from parlantish.core import GenerationRequest, GenerationResult
-from parlantish.errors import BackendUnavailableError, UserError
+from parlantish.errors import BackendUnavailableError, RunError, UserError
 from parlantish.eval.runner import Evaluator, WorkItem
 
 __all__ = ["RAY_HINT", "RayCluster", "ReplicaStandIn", "parse_cluster"]
 
 RAY_HINT = "install Ray with the extra: pip install 'parlantish[ray]'"
+#: How long stopping waits for the started engines to close before their actors are killed.
+CLOSE_SECONDS = 10.0
+#: How long joining waits for a cluster's address to answer.
+REACH_SECONDS = 5.0
+log = logging.getLogger(__name__)
 BackendSource = str | Sequence[str] | Callable[[], Backend]
 
 
@@ -96,7 +105,9 @@ class _Replica:
             os.environ["VLLM_CPU_OMP_THREADS_BIND"] = ",".join(map(str, cores))
         engine = backend() if callable(backend) else resolve_backend(backend, **backend_options)
         self.evaluator = Evaluator(suite, engine, ".", **options)
-        self.items = {item.key: item for item in self.evaluator.plan()}
+        planned = self.evaluator.plan()
+        self.items = {item.key: item for item in planned}
+        self.plan_digest = plan_digest(planned)
         self.limit: asyncio.Semaphore | None = None
         self.start_s = time.perf_counter() - started
 
@@ -111,18 +122,40 @@ class _Replica:
             "model_defaults": getattr(backend, "model_defaults", None),
             "ruler": self.evaluator.ruler.name,
             "start_s": self.start_s,
+            "version": parlantish_version(),
+            "plan": self.plan_digest,
         }
 
-    async def run(self, key: str, saved: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-        """The rows of one work item, each stamped with this replica's index."""
+    async def run(self, key: str, saved: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """One work item: ``rows`` (each stamped with this replica's index), and ``error``
+        (``None``, or what stopped the item: the rows finished before it are kept)."""
         if self.limit is None:
             self.limit = asyncio.Semaphore(self.evaluator.concurrency)
         rows: list[dict[str, Any]] = []
-        await self.evaluator.run_item(self.items[key], saved, rows.append, self.limit)
-        return [{**row, "replica": self.index} for row in rows]
+        error: dict[str, Any] | None = None
+        try:
+            await self.evaluator.run_item(self.items[key], saved, rows.append, self.limit)
+        except UserError as e:
+            error = {"user": True, "message": e.message, "hint": e.hint}
+        except Exception as e:  # reported by the driver, with the rows saved so far
+            error = {"user": False, "message": f"{type(e).__name__}: {e}", "hint": None}
+        return {"rows": [{**row, "replica": self.index} for row in rows], "error": error}
 
     async def close(self) -> None:
         await self.evaluator.backend.aclose()
+
+
+def parlantish_version() -> str | None:
+    try:
+        return metadata.version("parlantish")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def plan_digest(items: Sequence[WorkItem]) -> str:
+    """What a replica must agree on with the driver: every item's key and compiled plan."""
+    pairs = sorted(f"{item.key}\t{item.plan.key}" for item in items)
+    return hashlib.sha256("\n".join(pairs).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -140,6 +173,7 @@ class _Dispatch:
 
     queue: asyncio.Queue[WorkItem | None] = field(default_factory=asyncio.Queue)
     unfinished: int = 0
+    last_loss: str = ""
 
 
 class RayCluster:
@@ -150,8 +184,9 @@ class RayCluster:
     ``backend_options``, or a function returning a ``Backend`` (called in the actor).
     ``address`` joins a running cluster (``auto`` or ``HOST:PORT``); ``None`` starts a local
     one for the run and shuts it down afterwards. Each replica reserves ``cpus`` and ``gpus``.
-    ``in_flight`` items are kept on each replica (default: the run's concurrency split over
-    the replicas). ``start_timeout_s`` bounds the wait for every engine to start.
+    ``in_flight`` items are kept on each replica (default: the run's concurrency, so that
+    each engine batches as one local engine would). ``start_timeout_s`` bounds the wait for
+    every engine to start.
     """
 
     def __init__(
@@ -200,25 +235,20 @@ class RayCluster:
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self, evaluator: Evaluator) -> None:
-        """Join or start the cluster and start every replica; raises when one cannot start."""
+        """Join or start the cluster and start every replica; raises when one cannot start,
+        or plans other work than ``evaluator`` (another parlantish version on a node)."""
         ray = self._ray = import_ray()
-        if not ray.is_initialized():
-            options: dict[str, Any] = {
-                "include_dashboard": False,
-                "log_to_driver": False,
-                "logging_level": logging.ERROR,  # Ray's start-up lines would mix with ours
-            }
-            if self.address is None:
-                self.started_cluster = True
-            ray.init(address=self.address, **options)
+        self.members, self.start_s = [], []
+        self._join(ray)
         self._check_resources(ray)
         suite = ray.put(evaluator.suite)
-        options = {
+        options: dict[str, Any] = {
             "samples": evaluator.samples,
             "arms": [arm.name for arm in evaluator.arms],
             "limit": len(evaluator.scenarios),
             "concurrency": evaluator.concurrency,
             "transport_retries": evaluator.transport_retries,
+            "ruler": evaluator._ruler,  # a ruler the caller chose; else each replica's own
         }
         actor_class = ray.remote(_Replica).options(
             num_cpus=self.cpus, num_gpus=self.gpus, max_concurrency=1000, max_restarts=0
@@ -228,10 +258,16 @@ class RayCluster:
                 index, suite, options, self.backend, self.backend_options, self._cores(index)
             )
             self.members.append(_Member(index, actor))
-        self._per_replica = self.in_flight or max(
-            1, math.ceil(evaluator.concurrency / self.replicas)
-        )
+        self._per_replica = self.in_flight or evaluator.concurrency
         described = await self._described()
+        expected = (parlantish_version(), plan_digest(evaluator.plan()))
+        for info in described:
+            if (info["version"], info["plan"]) != expected:
+                raise UserError(
+                    f"replica {info['index']} runs parlantish {info['version']} and plans "
+                    f"other work than this process (parlantish {expected[0]})",
+                    hint="install the same parlantish version on every node of the cluster",
+                )
         first = described[0]
         self._stand_in.name = f"ray[{self.replicas}]:{first['name']}"
         self._stand_in.model = first["model"]
@@ -239,10 +275,41 @@ class RayCluster:
         self._stand_in.ruler_name = first["ruler"]
         self.start_s = [d["start_s"] for d in described]
 
+    def _join(self, ray: Any) -> None:
+        """Start a local cluster (no address) or join one; Ray's own SIGTERM handler (an
+        exit without our clean-up) is taken back out."""
+        if ray.is_initialized():
+            return
+        options: dict[str, Any] = {
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "logging_level": logging.ERROR,  # Ray's start-up lines would mix with ours
+        }
+        main = threading.current_thread() is threading.main_thread()
+        sigterm = signal.getsignal(signal.SIGTERM) if main else None
+        try:
+            if self.address is None:
+                ray.init(address="local", **options)  # never someone else's cluster
+                self.started_cluster = True
+                return
+            _reachable(self.address)
+            try:
+                ray.init(address=self.address, **options)
+            except Exception as e:
+                raise UserError(
+                    f"cannot join the Ray cluster at {self.address}: {_cause(e)}",
+                    hint="start one with `ray start --head` and give --cluster "
+                    "ray://HOST:PORT (its GCS port, 6379 unless set) or ray://auto on its "
+                    "head node",
+                ) from e
+        finally:
+            if main and sigterm is not None:
+                signal.signal(signal.SIGTERM, sigterm)
+
     def _cores(self, index: int) -> list[int] | None:
-        """The cores replica ``index`` binds its CPU engine to, on a local cluster whose cores
-        can be split so; otherwise ``None`` (the engine's own binding)."""
-        if self.address is not None or self.gpus or self.cpus < 1 or self.cpus % 1:
+        """The cores replica ``index`` binds its CPU engine to, on a local cluster this run
+        started whose cores can be split so; otherwise ``None`` (the engine's own binding)."""
+        if not self.started_cluster or self.gpus or self.cpus < 1 or self.cpus % 1:
             return None
         allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
         width = int(self.cpus)
@@ -263,34 +330,44 @@ class RayCluster:
 
     async def _described(self) -> list[dict[str, Any]]:
         ray = self._ray
-        calls = [m.actor.describe.remote() for m in self.members]
+        calls = asyncio.gather(*[_awaitable(m.actor.describe.remote()) for m in self.members])
         try:
-            described = await asyncio.wait_for(
-                asyncio.gather(*[_awaitable(call) for call in calls]), self.start_timeout_s
-            )
+            described = await asyncio.wait_for(calls, self.start_timeout_s)
         except asyncio.TimeoutError as e:
             raise BackendUnavailableError(
                 f"the replicas did not all start within {self.start_timeout_s:g} s"
             ) from e
         except ray.exceptions.RayError as e:
             raise BackendUnavailableError(f"a replica failed to start: {_cause(e)}") from e
+        finally:
+            if not calls.done():
+                calls.cancel()
+            elif not calls.cancelled():
+                calls.exception()  # retrieved: a failure is reported once, above
         for member, info in zip(self.members, described, strict=True):
             member.pid = info["pid"]
         return list(described)
 
     async def stop(self) -> None:
-        """Stop every actor, and the cluster when this run started it."""
+        """Stop every actor (closing the engines of those that started, for a few seconds at
+        most), and the cluster when this run started it."""
         ray = self._ray
         if ray is None:
             return
-        for member in self.members:
-            if member.alive:
-                with contextlib.suppress(Exception):  # a dying actor is killed below anyway
-                    await asyncio.wait_for(_awaitable(member.actor.close.remote()), 30)
-            ray.kill(member.actor, no_restart=True)
-            member.alive = False
-        if self.started_cluster and ray.is_initialized():
-            ray.shutdown()
+        try:
+            started = [m for m in self.members if m.alive and m.pid is not None]
+            closing = asyncio.gather(
+                *[_awaitable(m.actor.close.remote()) for m in started], return_exceptions=True
+            )
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(closing, CLOSE_SECONDS)
+            for member in self.members:
+                with contextlib.suppress(Exception):
+                    ray.kill(member.actor, no_restart=True)
+                member.alive = False
+        finally:
+            if self.started_cluster and ray.is_initialized():
+                ray.shutdown()
             self.started_cluster = False
 
     # -- running ---------------------------------------------------------------------------------
@@ -319,8 +396,8 @@ class RayCluster:
                 worker.cancel()
         if dispatch.unfinished:
             raise BackendUnavailableError(
-                f"every replica died with {dispatch.unfinished} items unfinished; "
-                "run the same command to resume"
+                f"every replica stopped ({dispatch.last_loss}) with {dispatch.unfinished} items "
+                "unfinished; the rows done are saved: run the same command to resume"
             )
 
     async def _work(
@@ -331,6 +408,11 @@ class RayCluster:
         emit: Callable[[dict[str, Any]], None],
     ) -> None:
         ray = self._ray
+        lost = (
+            ray.exceptions.RayActorError,
+            ray.exceptions.ActorUnavailableError,
+            ray.exceptions.ObjectLostError,
+        )
         while member.alive:
             item = await dispatch.queue.get()
             if item is None:
@@ -338,19 +420,54 @@ class RayCluster:
                 return
             mine = {key: saved[key] for key in item.record_keys if key in saved}
             try:
-                rows = await _awaitable(member.actor.run.remote(item.key, mine))
-            except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
-                member.alive = False
+                answer = await _awaitable(member.actor.run.remote(item.key, mine))
+            except lost as e:
                 dispatch.queue.put_nowait(item)  # another replica takes it
-                if not any(m.alive for m in self.members):
-                    dispatch.queue.put_nowait(None)
+                self._lose(member, dispatch, e)
                 return
-            for row in rows:
+            for row in answer["rows"]:
                 emit(row)
-            member.records += len(rows)
+            member.records += len(answer["rows"])
+            if answer["error"] is not None:
+                raise _item_error(member.index, item.key, answer["error"])
             dispatch.unfinished -= 1
             if not dispatch.unfinished:
                 dispatch.queue.put_nowait(None)
+
+    def _lose(self, member: _Member, dispatch: _Dispatch, error: BaseException) -> None:
+        """Retire a replica that died or cannot be reached (killed, so that it frees what it
+        holds); when none is left, wake every worker so that the run ends."""
+        if member.alive:
+            member.alive = False
+            dispatch.last_loss = f"replica {member.index}: {_cause(error)}"
+            log.warning(
+                "replica %d stopped (%s); its items go to the others", member.index, _cause(error)
+            )
+            with contextlib.suppress(Exception):
+                self._ray.kill(member.actor, no_restart=True)
+        if not any(m.alive for m in self.members):
+            dispatch.queue.put_nowait(None)
+
+
+def _item_error(replica: int, key: str, error: dict[str, Any]) -> Exception:
+    message = f"replica {replica}, item {key!r}: {error['message']}"
+    if error["user"]:
+        return UserError(message, hint=error["hint"])
+    return RunError(message)
+
+
+def _reachable(address: str) -> None:
+    """Refuse at once a ``HOST:PORT`` nobody answers on (Ray would retry for minutes)."""
+    if address == "auto":
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=REACH_SECONDS).close()
+    except OSError as e:
+        hint = "is the cluster up (`ray start --head`)? give its GCS port (6379 unless set)"
+        if port == "10001":
+            hint = "10001 is Ray Client's port; give the cluster's GCS port (6379 unless set)"
+        raise UserError(f"cannot reach a Ray cluster at {address}: {e}", hint=hint) from e
 
 
 async def _awaitable(ref: Any) -> Any:

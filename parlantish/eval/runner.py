@@ -267,17 +267,22 @@ class Evaluator:
         items = self.plan()
         lock = lock_output(self.out)  # a second run on this folder fails here, naming the PID
         try:
+            if self.cluster is not None:
+                # The replicas' model is known once they run: the folder check compares it.
+                await self.cluster.start(self)
             self.check_folder(items)
             store = ResultStore(self.out).open()
         except BaseException:
-            lock.release()
+            try:
+                if self.cluster is not None:
+                    await self.cluster.stop()
+            finally:
+                lock.release()
             raise
         try:
             if self.retry_errors:
                 store.drop(self._errored(store))
             todo = [i for i in items if any(k not in store.records for k in i.record_keys)]
-            if self.cluster is not None:
-                await self.cluster.start(self)  # fills the stand-in backend's model and name
             write_atomic(
                 self.out / MANIFEST_FILE,
                 _json(run_manifest(self.suite, self.backend, self.settings())),

@@ -127,4 +127,4 @@ def throughput_lines(report: dict[str, Any]) -> list[str]:
         return f"{entry['records']} rows, {entry['completion_tokens']} tokens, {per_s}"
 
     lines = [f"replica {r['replica']}: {rate(r)}" for r in replicas]
-    return [*lines, f"all {len(replicas)} replicas: {rate(total)}"]
+    return [*lines, f"run total: {rate(total)}"]

@@ -7,20 +7,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from parlantish.cli import evaluate
 from parlantish.errors import UserError
 from parlantish.eval.analysis import build_report
 from parlantish.eval.cluster import RayCluster, import_ray, parse_cluster
 from parlantish.reports.table import throughput_lines
 
 from .test_eval_cli import backends, run, suite_file  # noqa: F401 - fixtures
-
-
-def test_replicas_without_a_cluster_is_a_usage_error(suite_file, tmp_path, backends, capsys):  # noqa: F811
-    code, _, err = run(
-        ["eval", str(suite_file), "--out", str(tmp_path / "o"), "--replicas", "2"], capsys
-    )
-    assert code == 2 and backends == []
-    assert "--replicas needs --cluster" in err
 
 
 def test_an_unknown_cluster_fails_before_anything_starts(suite_file, tmp_path, backends, capsys):  # noqa: F811
@@ -69,12 +62,46 @@ def test_bad_replica_settings():
 
 def test_local_cpu_replicas_bind_disjoint_cores(monkeypatch):
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
-    two = RayCluster(replicas=2, cpus=2)
+
+    def started(**options):
+        cluster = RayCluster(**options)
+        cluster.started_cluster = True  # a local cluster this run started
+        return cluster
+
+    two = started(replicas=2, cpus=2)
     assert [two._cores(i) for i in range(2)] == [[0, 1], [2, 3]]
-    assert RayCluster(replicas=3, cpus=2)._cores(0) is None  # cores cannot be split so
-    assert RayCluster(replicas=2, cpus=0.5)._cores(0) is None  # fractions share cores
-    assert RayCluster(replicas=2, gpus=1)._cores(0) is None  # GPU engines
-    assert RayCluster(replicas=2, address="auto")._cores(0) is None  # other machines
+    assert started(replicas=3, cpus=2)._cores(0) is None  # cores cannot be split so
+    assert started(replicas=2, cpus=0.5)._cores(0) is None  # fractions share cores
+    assert started(replicas=2, gpus=1)._cores(0) is None  # GPU engines
+    assert RayCluster(replicas=2, cpus=2)._cores(0) is None  # a cluster it joined
+
+
+@pytest.mark.parametrize("option", ["--replicas", "--cpus-per-replica", "--gpus-per-replica"])
+def test_replica_options_need_a_cluster(option, suite_file, tmp_path, backends, capsys):  # noqa: F811
+    code, _, err = run(["eval", str(suite_file), "--out", str(tmp_path / "o"), option, "2"], capsys)
+    assert code == 2 and f"{option} needs --cluster" in err
+
+
+def test_cluster_options_reach_the_cluster(suite_file, tmp_path, backends, capsys, monkeypatch):  # noqa: F811
+    made = []
+
+    class Recorded(RayCluster):
+        def __init__(self, backend, **options):
+            super().__init__(backend, **options)
+            made.append((backend, options))
+
+        async def start(self, evaluator):
+            raise UserError("stopped here: the test checks the options only")
+
+    monkeypatch.setattr(evaluate, "RayCluster", Recorded)
+    args = ["eval", str(suite_file), "--out", str(tmp_path / "o"), "--cluster", "ray://auto"]
+    args += ["--replicas", "3", "--cpus-per-replica", "2", "--gpus-per-replica", "0.5"]
+    code, _, err = run([*args, "--backend", "http://h:1/v1"], capsys)
+    assert code == 1 and "stopped here" in err
+    assert made == [
+        (["http://h:1/v1"], {"replicas": 3, "address": "auto", "cpus": 2.0, "gpus": 0.5})
+    ]
+    assert backends == []  # nothing resolved in this process
 
 
 def _row(key, replica, tokens, finished, latency):
@@ -118,7 +145,7 @@ def test_the_report_counts_throughput_per_replica_and_in_all():
     assert total.tokens_per_s == pytest.approx(450 / 30, abs=1e-3)
     lines = throughput_lines(report.model_dump(mode="json"))
     assert lines[0].startswith("replica 0: 2 rows, 150 tokens, 7.5 tok/s")
-    assert lines[-1] == "all 2 replicas: 3 rows, 450 tokens, 15.0 tok/s"
+    assert lines[-1] == "run total: 3 rows, 450 tokens, 15.0 tok/s"
 
 
 def test_a_local_run_has_no_replica_lines():
