@@ -60,6 +60,18 @@ class EnforceError(UserError):
 Part = tuple[str, str]
 TITLE_TOKENS = 16
 POSTSCRIPT_TOKENS = 40
+MARK_TOKENS = 12  # the words of one highlight or placeholder
+#: At most this many highlights or placeholders are forced (more is refused, with the reason).
+MAX_MARKS = 12
+#: Free-word budget and fixed text of each kind of shaped part.
+_PART_TOKENS = {
+    "title": TITLE_TOKENS,
+    "postscript": POSTSCRIPT_TOKENS,
+    "choice": 0,
+    "highlights": MARK_TOKENS,
+    "placeholders": MARK_TOKENS,
+}
+_MARKS = {"highlights": ("*", "*\n", ("\n", "*")), "placeholders": ("[", "] ", ("\n", "[", "]"))}
 
 
 @dataclass(frozen=True)
@@ -128,6 +140,10 @@ class TextRule:
         if kind == "choice":
             options = [_const(option + " ") for option in value.split("|")]
             return [{"type": "or", "elements": options}]
+        if kind in _MARKS:  # N '*highlight*' lines, or N '[placeholder]'s
+            opener, closer, also = _MARKS[kind]
+            one = [_const(opener), *self._free(MARK_TOKENS, also), _const(closer)]
+            return one * int(value)
         # A postscript: the marker opens a last line of free words.
         return [_const(f"\n{value} "), *self._free(POSTSCRIPT_TOKENS, ("\n",))]
 
@@ -140,9 +156,9 @@ class TextRule:
     @property
     def shaped_tokens(self) -> int:
         """Tokens the opening and closing parts may take (their free words, at most)."""
-        free = {"title": TITLE_TOKENS, "postscript": POSTSCRIPT_TOKENS, "choice": 0}
-        fixed = sum(len(text) for part in (*self.opening, *self.closing) for text in _fixed(part))
-        return fixed + sum(free[kind] + 1 for kind, _ in (*self.opening, *self.closing))
+        parts = (*self.opening, *self.closing)
+        fixed = sum(len(text) * _count(part) for part in parts for text in _fixed(part))
+        return fixed + sum((_PART_TOKENS[part[0]] + 1) * _count(part) for part in parts)
 
     def example_start(self) -> str:
         """Text the start of the reply accepts: the forced start, then each opening part."""
@@ -160,11 +176,19 @@ class TextRule:
             return f"<<{word}>>\n"
         if kind == "choice":
             return value.split("|")[0] + " "
+        if kind in _MARKS:
+            opener, closer, _ = _MARKS[kind]
+            return f"{opener}{word}{closer}" * int(value)
         return f"\n{value} {word}"
 
 
 def _const(value: str) -> dict[str, Any]:
     return {"type": "const_string", "value": value}
+
+
+def _count(part: Part) -> int:
+    """How many times the part's pieces repeat (marks), else 1."""
+    return int(part[1]) if part[0] in _MARKS else 1
 
 
 def _fixed(part: Part) -> tuple[str, ...]:
@@ -173,6 +197,8 @@ def _fixed(part: Part) -> tuple[str, ...]:
         return ("<<", ">>\n")
     if kind == "choice":
         return tuple(option + " " for option in value.split("|"))
+    if kind in _MARKS:
+        return _MARKS[kind][:2]
     return (f"\n{value} ",)
 
 
@@ -389,6 +415,25 @@ CONSTRAINED = ("My answer is yes.", "My answer is no.", "My answer is maybe.")
 def _constrained(p: Any) -> Compiled:
     """Forced: the reply opens with one of IFEval's three answers (the model picks which)."""
     return TextRule(opening=(("choice", "|".join(CONSTRAINED)),))
+
+
+def _marks(kind: str, count: int) -> Compiled:
+    if count > MAX_MARKS:
+        return f"forcing {count} of them is refused (at most {MAX_MARKS})"
+    return TextRule(opening=((kind, str(max(count, 1))),))
+
+
+@_compiles("detectable_format:number_highlighted_sections")
+def _highlights(p: Any) -> Compiled:
+    """Forced: the reply opens with the asked number of '*highlighted*' lines, their words
+    free."""
+    return _marks("highlights", p.num_highlights)
+
+
+@_compiles("detectable_content:number_placeholders")
+def _placeholders(p: Any) -> Compiled:
+    """Forced: the reply opens with the asked number of '[placeholders]', their words free."""
+    return _marks("placeholders", p.num_placeholders)
 
 
 @_compiles("detectable_content:postscript")

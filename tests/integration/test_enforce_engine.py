@@ -80,6 +80,8 @@ LONGFORM = load_blueprint_text(
 SHAPED = [
     "detectable_format:title",
     "detectable_format:constrained_response",
+    {"detectable_format:number_highlighted_sections": {"num_highlights": 2}},
+    {"detectable_content:number_placeholders": {"num_placeholders": 2}},
     {"detectable_content:postscript": {"postscript_marker": "P.S."}},
     "punctuation:no_comma",
 ]
@@ -95,7 +97,7 @@ SHAPED = [
     ],
     ids=["direct", "longform-fused", "longform-stepwise"],
 )
-def test_enforced_title_answer_and_postscript_hold_on_real_generations(
+def test_enforced_shaped_parts_hold_on_real_generations(
     engine, blueprint, arm, execution
 ):
     checks = [build_check(spec) for spec in SHAPED]

@@ -180,6 +180,12 @@ specs = st.one_of(
         st.sampled_from("aeiksAEIKS"),
         st.integers(1, 2),
     ),
+    st.integers(1, 3).map(
+        lambda n: {"detectable_format:number_highlighted_sections": {"num_highlights": n}}
+    ),
+    st.integers(1, 3).map(
+        lambda n: {"detectable_content:number_placeholders": {"num_placeholders": n}}
+    ),
     st.just("detectable_format:title"),
     st.just("detectable_format:constrained_response"),
     st.sampled_from(["P.S.", "P.P.S", "Note:"]).map(
@@ -197,7 +203,7 @@ ARMS = [
 
 def _pool(raw: list[Any], rng: random.Random) -> list[str]:
     """Words likely to break the checks: theirs, in every case, with commas and quotes."""
-    pool = [*WORDS, ",", '"', "P.S.", "x,y", "<<", ">>", "My answer is"]
+    pool = [*WORDS, ",", '"', "P.S.", "x,y", "<<", ">>", "My answer is", "*", "[", "]"]
     for spec in raw:
         for value in spec.values() if isinstance(spec, dict) else []:
             inner = value if isinstance(value, dict) else {"text": value}
