@@ -106,6 +106,8 @@ class SegmentCount(_Strict):
 #: The fewest tokens a segment may have: a short sentence ("You can see the tides rise.") is 7
 #: tokens in the embedded model's tokenizer; below that every segment is cut mid-sentence.
 MIN_SEGMENT_TOKENS = 8
+#: What a progress template may name besides the blueprint's variables (``segments.progress``).
+PROGRESS_VARIABLES = ("words", "sentences", "segments_done", "segments_left")
 
 
 class SegmentsSpec(_Strict):
@@ -122,6 +124,14 @@ class SegmentsSpec(_Strict):
         ge=1,
         description="Stepwise execution: a segment ends at the first sentence end after this "
         "many tokens (default: half of max_tokens), or at max_tokens.",
+    )
+    progress: str | None = Field(
+        None,
+        max_length=2000,
+        description="Stepwise execution: a template stating the reply's progress, added to each "
+        "reminder (e.g. '{{ words }} of at most 200 words written'). Variables: words, "
+        "sentences, segments_done, segments_left, and the blueprint's own. Fused plans leave "
+        "it out: their reminders are fixed text in the constraint.",
     )
 
     @field_validator("max_tokens")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import jsonschema
 
-from parlantish.blueprint.model import AnswerSpec, SegmentsSpec, VariableSpec
+from parlantish.blueprint.model import PROGRESS_VARIABLES, AnswerSpec, SegmentsSpec, VariableSpec
 from parlantish.blueprint.source import Problem
 from parlantish.blueprint.templates import check_template
 from parlantish.checks import CheckSpecError, build_check
@@ -223,6 +223,9 @@ def _template_problems(blueprint: Blueprint) -> Iterator[Problem]:
         (("checkpoints", c.id, "ask"), c.ask, variables | {"instructions"})
         for c in spec.checkpoints
     ]
+    if spec.segments is not None and spec.segments.progress is not None:
+        path = ("segments", "progress")
+        templates.append((path, spec.segments.progress, variables | set(PROGRESS_VARIABLES)))
     for path, source, allowed in templates:
         for location, message in check_template(source, allowed, blueprint.locate(*path)):
             yield Problem(location, message)

@@ -283,6 +283,9 @@ def _compile(
                 segment_min_tokens=spec.segments.sentence_min_tokens,
                 segment_tokens=spec.segments.max_tokens,
                 rule=rule,
+                progress=spec.segments.progress,
+                progress_at=blueprint.locate("segments", "progress"),
+                progress_variables=json.dumps(variables, sort_keys=True, default=str),
             )
         elif arm == "cot":
             layout = CotTextLayout(budget, target)

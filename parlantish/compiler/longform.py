@@ -10,13 +10,16 @@ owns the format's parser, stream parser and example text.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from parlantish.blueprint.templates import render_template
 from parlantish.checks.enforce import TextRule
+from parlantish.checks.textutil import count_sentences, count_words
 from parlantish.compiler.answers import example_answer
 from parlantish.compiler.baselines import text_elements, wrap_text
 from parlantish.compiler.plan import (
@@ -27,8 +30,15 @@ from parlantish.compiler.plan import (
 )
 from parlantish.compiler.stream import IncrementalParser, StreamParser
 from parlantish.core.constraints import Constraint
+from parlantish.errors import Location
 
-__all__ = ["LongformLayout", "answer_constraint", "checkpoint_prefix", "reminder_text"]
+__all__ = [
+    "LongformLayout",
+    "answer_constraint",
+    "checkpoint_prefix",
+    "reminder_text",
+    "with_progress",
+]
 
 CHARS_PER_TOKEN = 3
 
@@ -36,6 +46,20 @@ CHARS_PER_TOKEN = 3
 def reminder_text(texts: list[str]) -> str:
     """The forced reminder between segments."""
     return "\n[Reminder: " + " ".join(texts) + "]\n"
+
+
+#: Most characters of a rendered progress statement (it goes inside a reminder's brackets).
+PROGRESS_MAX_CHARS = 200
+
+
+def with_progress(reminder: str, progress: str) -> str:
+    """``reminder`` stating ``progress`` too (brackets and line breaks taken out of it)."""
+    progress = re.sub(r"[\[\]\s]+", " ", progress).strip()[:PROGRESS_MAX_CHARS]
+    if not progress:
+        return reminder
+    if reminder.startswith("\n[Reminder: ") and reminder.endswith("]\n"):
+        return reminder[:-2] + " " + progress + "]\n"
+    return "\n[Reminder: " + progress + "]\n"
 
 
 def checkpoint_prefix(checkpoint: CompiledCheckpoint) -> str:
@@ -116,6 +140,36 @@ class LongformLayout:
     #: The enforced checks' rule: excluded strings in every segment, the forced start in the
     #: first, the forced end wherever the reply may end. ``None``: nothing enforced.
     rule: TextRule | None = None
+    #: Stepwise: the template stating progress in each reminder, its location, and the
+    #: blueprint's variables (JSON) it may use besides the progress variables.
+    progress: str | None = None
+    progress_at: Location | None = None
+    progress_variables: str = "{}"
+
+    def reminder_after(self, segments: Sequence[str]) -> str:
+        """The reminder following ``segments`` (the reply so far) in a stepwise plan: the fixed
+        reminder, stating the reply's progress when the blueprint asks for it."""
+        if self.progress is None:
+            return self.reminder
+        reply = "\n".join(segments)
+        context = {
+            **json.loads(self.progress_variables),
+            "words": count_words(reply),
+            "sentences": count_sentences(reply) if reply.strip() else 0,
+            "segments_done": len(segments),
+            "segments_left": max(0, len(self.groups) - len(segments)),
+        }
+        where = self.progress_at or Location("<blueprint>")
+        return with_progress(self.reminder, render_template(self.progress, context, where))
+
+    def _reminder_pattern(self) -> re.Pattern[str]:
+        """The reminders a reply may hold: the fixed one, or it stating progress."""
+        if self.progress is None:
+            return re.compile(re.escape(self.reminder))
+        if self.reminder.startswith("\n[Reminder: ") and self.reminder.endswith("]\n"):
+            base = re.escape(self.reminder[:-2])
+            return re.compile(base + r"(?: [^\[\]\n]*)?\]\n")
+        return re.compile(re.escape(self.reminder) + r"|\n\[Reminder: [^\[\]\n]*\]\n")
 
     @property
     def head(self) -> str:
@@ -303,7 +357,14 @@ class LongformLayout:
         expect(self.reply_prefix)
         # At most one reminder per group boundary: reminder text inside the last segment (a
         # model may copy the reminder it was shown) stays part of that segment.
-        segments = text[position:].split(self.reminder, len(self.groups) - 1)
+        found = self._reminder_pattern().split(text[position:], len(self.groups) - 1)
+        reminders = tuple(
+            m.group(0)
+            for m in itertools.islice(
+                self._reminder_pattern().finditer(text[position:]), len(found) - 1
+            )
+        )
+        segments = found
         low = 1 if cut else self.min_groups
         if not low <= len(segments) <= len(self.groups):
             raise OutputParseError(
@@ -315,7 +376,7 @@ class LongformLayout:
             reply="\n".join(segments),
             checkpoints=tuple(answers),
             segments=tuple(segments),
-            reminders=(self.reminder,) * (len(segments) - 1),
+            reminders=reminders,
         )
 
 

@@ -167,7 +167,7 @@ async def generate_stepwise(
     finish = "stop"
     for index, budget in enumerate(layout.groups):
         if index:
-            steps.text += layout.reminder
+            steps.text += layout.reminder_after(accepted)
         result, segment, ended = await _segment(steps, layout, index, budget)
         for attempt in range(1, plan.repair_attempts + 1):
             broken = await _broken(locatable, accepted, segment)

@@ -222,3 +222,63 @@ def test_the_last_segment_is_not_closed_at_a_sentence_end():
     attempt = run(plan, backend)
     assert attempt.segments[-1] == "A b. C d."
     assert backend.requests[-1].sampling.stop == ()
+
+
+PROGRESS = """
+  progress: >-
+    {{ words }} words and {{ sentences }} sentences so far,
+    {{ segments_left }} segments left for {{ who }}
+variables:
+  who: {type: string}
+"""
+
+
+def _words(text):
+    return len(re.findall(r"\w+", text))  # IFEval's word count, written out here
+
+
+def test_reminders_state_the_reply_s_progress_in_stepwise_plans():
+    source = BLUEPRINT.replace("  recall: [short]\n", "  recall: [short]\n" + PROGRESS, 1)
+    plan = compile_plan(load_blueprint_text(source), {"who": "Dana"}, USER, arm="stepwise")
+    segments = ["The moon pulls hard. ", "Water rises each day. ", "It falls again."]
+    backend = ScriptedBackend(answering(segments))
+    attempt = run(plan, backend)
+    assert attempt.accepted
+    prefixes = [r.messages[-1].content for r in backend.requests]
+    # The third segment's request carries two reminders, each stating the reply so far.
+    reminders = re.findall(r"\n\[Reminder: ([^\]\n]*)\]\n", prefixes[-1])
+    assert reminders == [
+        "Write short sentences. 4 words and 1 sentences so far, 2 segments left for Dana",
+        f"Write short sentences. {_words('The moon pulls hard. Water rises each day.')} "
+        "words and 2 sentences so far, 1 segments left for Dana",
+    ]
+    # The visible reply holds the segments only: no reminder, no progress.
+    assert attempt.segments == [
+        "The moon pulls hard.",
+        "Water rises each day.",
+        "It falls again.",
+    ]
+    assert "Reminder" not in attempt.text and "so far" not in attempt.text
+
+
+def test_fused_plans_keep_fixed_reminders():
+    source = BLUEPRINT.replace("  recall: [short]\n", "  recall: [short]\n" + PROGRESS, 1)
+    plan = compile_plan(load_blueprint_text(source), {"who": "Dana"}, USER, arm="blueprint")
+    assert plan.execution == "fused"
+    tag = json.dumps(plan.constraint.payload)
+    assert "[Reminder: Write short sentences.]" in tag and "so far" not in tag
+
+
+def test_a_progress_template_naming_an_unknown_variable_is_a_located_lint_error(tmp_path):
+    from parlantish.blueprint import lint_file
+
+    path = tmp_path / "bp.yaml"
+    path.write_text(
+        BLUEPRINT.replace(
+            "  recall: [short]\n", '  recall: [short]\n  progress: "{{ wordz }} so far"\n', 1
+        )
+    )
+    problems = [str(p) for p in lint_file(path)]
+    assert any(
+        "bp.yaml:" in p and "undefined variable 'wordz'" in p and "words" in p for p in problems
+    ), problems
