@@ -216,9 +216,15 @@ class Guard(SyncCalls):
         seed: int | None = None,
         enforce: EnforceMode | None = None,
         sampling: SamplingSettings | Mapping[str, Any] | None = None,
+        live: bool = False,
     ) -> AsyncIterator[CheckpointEvent | TextDelta | RetryEvent | FinalEvent]:
         """Like :meth:`areply`, yielding checkpoint answers and reply text as they are
-        generated; a rejected attempt yields a ``RetryEvent``; the last event is ``FinalEvent``."""
+        generated; a rejected attempt yields a ``RetryEvent``; the last event is ``FinalEvent``.
+
+        ``live``: reply text once sent is final, for consumers that cannot take text back (an
+        HTTP stream): an attempt that fails after streaming reply text is not retried; its
+        reply, with its failed verdict, is the result (``then: raise`` still raises). Failures
+        before any reply text (a checkpoint, a transport error) are retried as usual."""
         # Closing this stream closes the inner ones at once, cancelling the engine request.
         events = self._run(
             messages,
@@ -230,6 +236,7 @@ class Guard(SyncCalls):
             streaming=True,
             enforce=enforce,
             sampling=sampling,
+            live=live,
         )
         async with contextlib.aclosing(events):
             async for event in events:
@@ -247,6 +254,7 @@ class Guard(SyncCalls):
         streaming: bool,
         enforce: EnforceMode | None = None,
         sampling: SamplingSettings | Mapping[str, Any] | None = None,
+        live: bool = False,
     ) -> AsyncGenerator[Any, None]:
         started = time.perf_counter()
         overrides = sampling_fields(sampling, "sampling")
@@ -281,6 +289,7 @@ class Guard(SyncCalls):
                     output_type=model,
                     reply_tokens=reply_budget,
                 )
+                sent = False  # reply text of this attempt already streamed
                 try:
                     if streaming:
                         attempt = None
@@ -289,6 +298,7 @@ class Guard(SyncCalls):
                                 if isinstance(item, Attempt):
                                     attempt = item
                                 else:
+                                    sent = sent or (isinstance(item, TextDelta) and bool(item.text))
                                     yield item
                         assert attempt is not None
                     else:
@@ -297,14 +307,15 @@ class Guard(SyncCalls):
                     e.attempts = tuple(attempts)
                     raise
                 attempts.append(attempt)
-                if attempt.accepted:
-                    break
+                if attempt.accepted or (live and sent):
+                    break  # accepted, or its text is out: it is the reply
                 if streaming and index < self.policy.retries:
                     yield RetryEvent(index, attempt.rejected_because or attempt.error or "")
                 if self.policy.reask and attempt.raw is not None and index < self.policy.retries:
                     plan = self.plan(self._reask(conversation, attempt), variables, model, enforce)
         last = attempts[-1]
-        if last.accepted:
+        committed = live and sent and last.raw is not None and self.policy.then != "raise"
+        if last.accepted or committed:
             reply = self._finish(plan, attempts, model, started)
         else:
             reply = await self._after_last_attempt(

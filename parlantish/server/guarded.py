@@ -101,12 +101,15 @@ class GuardedHandler:
         self, guard: Guard, request: ChatCompletionRequest, options: dict[str, Any]
     ) -> Response:
         variables = request.parlantish.variables
-        if guard.policy.retries == 0:
-            # One attempt: reply text is streamed live as the model writes it.
-            events = guard.astream(request.messages, variables, **options)
+        plan = guard.plan(request.messages, variables)
+        if guard.policy.retries == 0 or (plan.execution == "stepwise" and plan.repair_attempts):
+            # Live: one attempt's text as the model writes it, or a stepwise plan's segments
+            # each once it has passed the locatable checks (failing ones are resampled). Text
+            # sent is final: a failure after it is not retried, the last chunk says so.
+            events = guard.astream(request.messages, variables, live=True, **options)
         else:
-            # Retries possible: text already sent cannot be taken back, so the accepted reply is
-            # streamed once its checks have passed.
+            # Retries of whole replies: text already sent cannot be taken back, so the accepted
+            # reply is streamed once its checks have passed.
             events = _replay(await guard.areply(request.messages, variables, **options))
         first = await anext(events)  # errors before the first event still get a status code
         return event_stream(self._chunks(guard, request, first, events))
