@@ -31,7 +31,7 @@ ARMS = ("direct", "enforced")
 
 
 def run_arm(engine, arm: str, prompts: int, out: Path) -> dict[str, float]:
-    evaluator = Evaluator(load_suite(IFEVAL), engine, out, arms=[arm], limit=prompts)
+    evaluator = Evaluator(load_suite(IFEVAL), engine, out, arms=[arm], limit=prompts, samples=1)
     started = time.perf_counter()
     store = asyncio.run(evaluator.arun())
     wall = time.perf_counter() - started
