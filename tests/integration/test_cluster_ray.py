@@ -95,6 +95,12 @@ def no_new_ray_process(before: set[int], within_s: float = 30.0) -> bool:
     return not (ray_processes() - before)
 
 
+def interruptible() -> None:
+    """In the child, before it starts: SIGINT back to its default (a test run started in the
+    background inherits it ignored, and Python then installs no KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def alive(pid: int) -> bool:
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
@@ -291,7 +297,11 @@ def test_ctrl_c_while_the_engines_start_stops_everything_at_once(suite, tmp_path
     env = {**os.environ, "PARLANTISH_ALLOW_ROOTS": str(BLUEPRINTS)}
     args = [str(tmp_path / "suite.yaml"), str(tmp_path / "out"), str(ready)]
     run = subprocess.Popen(
-        [sys.executable, "-c", SLOW_START, *args], stderr=subprocess.PIPE, text=True, env=env
+        [sys.executable, "-c", SLOW_START, *args],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=interruptible,
     )
     deadline = time.monotonic() + 120
     while not ready.exists() and time.monotonic() < deadline and run.poll() is None:
@@ -314,6 +324,7 @@ def test_ctrl_c_stops_every_actor_and_the_cluster(suite, tmp_path):
         [sys.executable, "-c", INTERRUPTED_RUN, str(path), str(tmp_path / "out"), str(pids)],
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
         env=env,
     )
     deadline = time.monotonic() + 120
