@@ -357,14 +357,12 @@ class LongformLayout:
         expect(self.reply_prefix)
         # At most one reminder per group boundary: reminder text inside the last segment (a
         # model may copy the reminder it was shown) stays part of that segment.
-        found = self._reminder_pattern().split(text[position:], len(self.groups) - 1)
-        reminders = tuple(
-            m.group(0)
-            for m in itertools.islice(
-                self._reminder_pattern().finditer(text[position:]), len(found) - 1
-            )
-        )
-        segments = found
+        body, pattern = text[position:], self._reminder_pattern()
+        # re.split's maxsplit 0 means no limit: a one-group reply is not split at all.
+        cuts = list(itertools.islice(pattern.finditer(body), len(self.groups) - 1))
+        reminders = tuple(m.group(0) for m in cuts)
+        edges = [0, *(e for m in cuts for e in (m.start(), m.end())), len(body)]
+        segments = [body[edges[i] : edges[i + 1]] for i in range(0, len(edges), 2)]
         low = 1 if cut else self.min_groups
         if not low <= len(segments) <= len(self.groups):
             raise OutputParseError(
