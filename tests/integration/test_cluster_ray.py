@@ -307,11 +307,11 @@ def test_ctrl_c_while_the_engines_start_stops_everything_at_once(suite, tmp_path
     while not ready.exists() and time.monotonic() < deadline and run.poll() is None:
         time.sleep(0.2)
     assert ready.exists(), run.communicate()[1]
-    interrupted = time.monotonic()
     run.send_signal(signal.SIGINT)
-    run.communicate(timeout=60)
+    # The engines would start in 600 s: exiting at all shows the stop did not wait for them
+    # (the timeout only keeps a regression from hanging the suite).
+    run.communicate(timeout=120)
     assert run.returncode != 0
-    assert time.monotonic() - interrupted < 20  # not a wait for engines that never start
     assert no_new_ray_process(before)
 
 
