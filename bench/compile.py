@@ -93,7 +93,9 @@ def main() -> None:
         )
         print(
             f"{'IFEval instructions enforced':<28}{figures['ifeval_enforced_share']:>10.3f}"
-            f"   ({figures['ifeval_enforced']} of {figures['ifeval_instructions']})"
+            f"   ({figures['ifeval_enforced']} of {figures['ifeval_instructions']}; "
+            f"{figures['ifeval_shaped_in_part']} more shaped in part; "
+            f"{figures['ifeval_prompts_fully_enforced']} prompts fully enforced)"
         )
         for name, (done, total) in sorted(figures["ifeval_by_type"].items()):
             print(f"  {name:<44}{done:>4} / {total:<4}", file=sys.stderr)
@@ -106,6 +108,7 @@ def ifeval_enforced(path: Path) -> dict[str, object]:
     times: list[float] = []
     by_type: Counter[str] = Counter()
     total: Counter[str] = Counter()
+    in_part = whole = 0
     for scenario in scenarios:
         clear_cache()
         started = time.perf_counter()
@@ -117,9 +120,12 @@ def ifeval_enforced(path: Path) -> dict[str, object]:
             checks=list(scenario.checks),
         )
         times.append((time.perf_counter() - started) * 1000)
-        for index, check in enumerate(scenario.checks):
+        held = [plan.enforcement.holds(i, c.name) for i, c in enumerate(scenario.checks)]
+        for check, holds in zip(scenario.checks, held, strict=True):
             total[check.type.name] += 1
-            by_type[check.type.name] += plan.enforcement.holds(index, check.name)
+            by_type[check.type.name] += holds
+        whole += all(held)
+        in_part += sum(d.why.startswith("in part:") for d in plan.enforcement.decisions)
     cuts = statistics.quantiles(times, n=100)
     return {
         "ifeval_prompts": len(scenarios),
@@ -128,6 +134,8 @@ def ifeval_enforced(path: Path) -> dict[str, object]:
         "ifeval_instructions": sum(total.values()),
         "ifeval_enforced": sum(by_type.values()),
         "ifeval_enforced_share": round(sum(by_type.values()) / max(1, sum(total.values())), 4),
+        "ifeval_prompts_fully_enforced": whole,
+        "ifeval_shaped_in_part": in_part,
         "ifeval_by_type": {name: [by_type[name], total[name]] for name in total},
     }
 

@@ -34,12 +34,7 @@ def text_elements(
         elements.append({"type": "const_string", "value": rule.head})
     if first:
         elements.extend(rule.opening_elements())
-    if first and rule.lead:
-        elements.append({"type": "regex", "pattern": rule.lead})
-    free: dict[str, Any] = {"type": "any_text", "max_tokens": max_tokens}
-    if rule.excludes:
-        free["excludes"] = list(rule.excludes)
-    elements.append(free)
+    elements.extend(rule.body_elements(max_tokens, first=first))
     if last:
         elements.extend(rule.closing_elements())
     if last and rule.tail:

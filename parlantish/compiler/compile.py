@@ -262,7 +262,7 @@ def _compile(
     if checks is None:
         checks = build_checks(spec.checks)
     enforcement = _enforcement(blueprint, arm, target, typed_reply, checks, enforce)
-    rule = enforcement.rule if enforcement.enforced else None
+    rule = None if enforcement.rule.empty else enforcement.rule
     layout: Layout
     if spec.segments is not None:
         groups, required = _segment_groups(blueprint)

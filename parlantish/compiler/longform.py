@@ -192,14 +192,9 @@ class LongformLayout:
         first segment needs; ``None`` when nothing is enforced."""
         if self.rule is None:
             return None
-        lead = self.rule.lead if index == 0 else None
-        if not self.rule.excludes and lead is None:
+        if not self.rule.free_excludes and self.rule.body_lead(index == 0) is None:
             return None
-        elements: list[dict[str, Any]] = [{"type": "regex", "pattern": lead}] if lead else []
-        free: dict[str, Any] = {"type": "any_text", "max_tokens": self.groups[index]}
-        if self.rule.excludes:
-            free["excludes"] = list(self.rule.excludes)
-        elements.append(free)
+        elements = self.rule.body_elements(self.groups[index], first=index == 0)
         return Constraint.from_format({"type": "sequence", "elements": elements}, self.target)
 
     def opening_constraint(self) -> Constraint | None:

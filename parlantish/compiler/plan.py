@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from parlantish.checks.enforce import Enforcement
+from parlantish.checks.enforce import Enforcement, Tier
 from parlantish.core.constraints import Constraint
 from parlantish.core.types import ChatMessage, GenerationRequest, SamplingSettings
 from parlantish.errors import MalformedResponseError
@@ -33,7 +33,6 @@ Arm = Literal["blueprint", "direct", "cot", "stepwise", "repair", "remind", "enf
 #: the blueprint with enforcement off, ``enforced`` the blueprint with enforcement ``auto``.
 ARMS: tuple[str, ...] = ("blueprint", "direct", "cot", "stepwise", "repair", "remind", "enforced")
 Execution = Literal["fused", "stepwise"]
-Tier = Literal["enforced", "repaired", "reminded", "none"]
 #: Arms whose prompt recalls the instructions (checkpoints, reminders).
 REMINDING_ARMS = ("blueprint", "stepwise", "repair", "remind", "enforced")
 

@@ -81,8 +81,7 @@ def test_cli_run_json(embedded_model_dir):
 
 
 LAYOUTS = [
-    ("support-refunds.yaml", {"customer_name": "Dana"}, arm)
-    for arm in ("blueprint", "cot")
+    ("support-refunds.yaml", {"customer_name": "Dana"}, arm) for arm in ("blueprint", "cot")
 ] + [("longform-writer.yaml", {"topic": "tides"}, arm) for arm in ("blueprint", "cot")]
 
 

@@ -193,6 +193,18 @@ specs = st.one_of(
     ),
     phrase.map(lambda p: {"starts_with": p}),
     phrase.map(lambda p: {"ends_with": p + "."}),
+    st.integers(0, 3).map(lambda n: {"detectable_format:number_bullet_lists": {"num_bullets": n}}),
+    st.just("combination:two_responses"),
+    st.integers(1, 4).map(
+        lambda n: {"length_constraints:number_paragraphs": {"num_paragraphs": n}}
+    ),
+    st.builds(
+        lambda n, name: {
+            "detectable_format:multiple_sections": {"num_sections": n, "section_spliter": name}
+        },
+        st.integers(1, 3),
+        st.sampled_from(["SECTION", "Section", "Day"]),
+    ),
 )
 ARMS = [
     (PLAIN, "direct", "fused"),
@@ -204,6 +216,7 @@ ARMS = [
 def _pool(raw: list[Any], rng: random.Random) -> list[str]:
     """Words likely to break the checks: theirs, in every case, with commas and quotes."""
     pool = [*WORDS, ",", '"', "P.S.", "x,y", "<<", ">>", "My answer is", "*", "[", "]"]
+    pool += ["\n", "\n- a", "\n* b", "-", "\n\t", "\u3000", "******", "***", "\n\n", " *** "]
     for spec in raw:
         for value in spec.values() if isinstance(spec, dict) else []:
             inner = value if isinstance(value, dict) else {"text": value}
@@ -246,6 +259,37 @@ def test_case_forms_cover_every_ignorecase_match():
                 if re.fullmatch(re.escape(letter), char, re.IGNORECASE):
                     variant = word[:i] + char + word[i + 1 : prefix_len]
                     assert variant in forms
+
+
+@pytest.mark.parametrize(("check", "holds"), [("lowercase", str.islower), ("capital", str.isupper)])
+@pytest.mark.parametrize(("source", "arm", "execution"), ARMS)
+def test_a_case_rule_shapes_the_text_yet_stays_reminded(source, arm, execution, check, holds):
+    checks = [
+        build_check(f"change_case:english_{check}"),
+        build_check({"keywords:forbidden_words": {"forbidden_words": ["plan"]}}),
+        build_check({"detectable_format:number_bullet_lists": {"num_bullets": 2}}),
+    ]
+    blueprint = load_blueprint_text(source)
+    plan = compile_plan(blueprint, arm=arm, checks=checks, execution=execution, enforce="auto")
+    assert plan.enforcement.enforced == {
+        "keywords:forbidden_words",
+        "detectable_format:number_bullet_lists",
+    }
+    pool = [*WORDS, "Émile", "ǅ", "ß", "ΣΑΣ", "ﬃ", "Ⓐ", "ⓐ", "ℹ", "ǲ"]
+    for seed in range(8):
+        attempt = _run(plan, checks, seed, pool)
+        assert attempt.error_kind in (None, "checks"), attempt.error
+        assert holds(attempt.text), attempt.text  # str's own case test, not the compiler's
+        tiers = {o.name: o.tier for o in attempt.checks}
+        assert tiers[f"change_case:english_{check}"] in ("reminded", "none")
+        # Two bullets, by a regex of IFEval's bullet definition.
+        assert len(re.findall(r"^\s*(?:\*[^*]|-)", attempt.text, flags=re.MULTILINE)) == 2
+
+
+def test_case_with_enforce_true_is_refused_with_what_stays_reminded():
+    check = build_check({"check": "change_case:english_lowercase", "enforce": True})
+    with pytest.raises(EnforceError, match="langdetect"):
+        plan_enforcement([check], "auto")
 
 
 def test_the_format_check_reads_excludes_strictly():
