@@ -83,7 +83,8 @@ async def run_arm(engine, blueprint, checks, arm: str) -> tuple[float, list]:
 
 
 def main() -> None:
-    engine = resolve_backend("embedded")
+    # Stats on: the engine's prefix-cache counters are kept only then.
+    engine = resolve_backend("embedded", disable_log_stats=False)
     tokenizer = engine.llm.get_tokenizer()
     blueprint = load_blueprint(WRITER)
     checks = build_checks(blueprint.spec.checks)

@@ -84,6 +84,7 @@ class VLLMServerProcess:
             "--structured-outputs-config.disable_any_whitespace",
             "true",
             *(["--enforce-eager"] if enforce_eager else []),
+            "--enable-prefix-caching",  # stepwise plans resend the reply so far as a prefix
             *_cpu_scheduler_args(max_model_len),
             *extra_args,
         ]

@@ -160,6 +160,8 @@ class VLLMEngine(Backend):
             "enforce_eager": enforce_eager,
             "max_model_len": max_model_len,
             "seed": seed,
+            # Stepwise plans resend the reply so far as the prefix of each step.
+            "enable_prefix_caching": True,
             "structured_outputs_config": {
                 "backend": structured_outputs_backend,
                 # Flexible JSON whitespace lets small models emit endless newlines.

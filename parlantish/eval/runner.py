@@ -351,51 +351,45 @@ class Evaluator:
             key = turn_key(item.key, turn)
             record = saved.get(key)
             injected = scenario.turns[turn - 1].inject
-            if record is None and injected is not None:
-                record = self._injected(item, key, turn, conversation, injected)
-                emit(record)
-            elif record is None:
+            if record is None:
                 plan = (
                     item.plan
                     if turn == 1
                     else self._compile(scenario, item.arm, conversation, turn)
                 )
-                seed = _seed(self.suite.spec.seed, scenario.id, item.length, item.sample, turn)
-                turn_item = replace(
-                    item,
-                    key=key,
-                    plan=plan,
-                    seed=seed,
-                    sampling=item.sampling.model_copy(
-                        update={"seed": seed, "max_tokens": self._max_tokens(item, plan)}
-                    ),
-                )
-                async with limit:
-                    record = await self._sample(turn_item, turn=turn, conversation=item.key)
+                if injected is not None:
+                    turn_item = replace(item, key=key, plan=plan)
+                    record = self._injected(turn_item, turn, item.key, injected)
+                else:
+                    seed = _seed(self.suite.spec.seed, scenario.id, item.length, item.sample, turn)
+                    turn_item = replace(
+                        item,
+                        key=key,
+                        plan=plan,
+                        seed=seed,
+                        sampling=item.sampling.model_copy(
+                            update={"seed": seed, "max_tokens": self._max_tokens(item, plan)}
+                        ),
+                    )
+                    async with limit:
+                        record = await self._sample(turn_item, turn=turn, conversation=item.key)
                 emit(record)
             conversation.append({"role": "assistant", "content": record["text"] or ""})
 
     def _injected(
-        self,
-        item: WorkItem,
-        key: str,
-        turn: int,
-        conversation: list[dict[str, Any]],
-        text: str,
+        self, turn_item: WorkItem, turn: int, conversation: str, text: str
     ) -> dict[str, Any]:
-        """The row of an injected turn: the suite's reply, not generated and not judged."""
-        plan = (
-            item.plan if turn == 1 else self._compile(item.scenario, item.arm, conversation, turn)
-        )
+        """The row of an injected turn of ``conversation`` (``turn_item`` carries the turn's
+        key and plan): the suite's reply, not generated and not judged."""
         record = SampleRecord(
-            **self._sample_identity(replace(item, key=key, plan=plan)),
+            **self._sample_identity(turn_item),
             text=text,
             raw=text,
             reply=text,
             finish_reason="stop",
             finished_at=datetime.now(timezone.utc).replace(microsecond=0),
             turn=turn,
-            conversation=item.key,
+            conversation=conversation,
             injected=True,
         )
         return record.model_dump(mode="json")
