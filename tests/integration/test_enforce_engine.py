@@ -16,6 +16,7 @@ from parlantish.runtime.attempt import run_attempt
 
 BLUEPRINT = load_blueprint_text(
     "blueprint: enforce-smoke\nsystem: You write short friendly lists of things.\n"
+    "reply: {max_length: 160}\n"  # a short free-text budget keeps the test quick
 )
 USER = [
     {

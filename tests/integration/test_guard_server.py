@@ -1,4 +1,4 @@
-"""The Guard against the real vLLM server: a batch of 16, one made to fail by a tiny deadline."""
+"""The Guard against the real vLLM server: a batch of 8, one made to fail by a tiny deadline."""
 
 import asyncio
 from pathlib import Path
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.server
 TRIAGE = Path(__file__).parents[2] / "blueprints" / "ticket-triage.yaml"
 
 
-def test_batch_of_sixteen_with_one_tiny_deadline(server_backend):
+def test_batch_of_eight_with_one_tiny_deadline(server_backend):
     guard = Guard(TRIAGE, server_backend, then="return", temperature=0.7)
 
     async def main():
@@ -23,7 +23,7 @@ def test_batch_of_sixteen_with_one_tiny_deadline(server_backend):
                 seed=n,
                 deadline_s=0.001 if n == 5 else None,
             )
-            for n in range(16)
+            for n in range(8)
         ]
         return await asyncio.gather(*calls, return_exceptions=True)
 
