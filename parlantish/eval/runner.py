@@ -9,23 +9,20 @@ arm, so arms are compared on common random numbers.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from parlantish.backends import Backend
 from parlantish.compiler import ARMS, ParsedOutput, Plan, compile_plan
-from parlantish.core import SamplingSettings
 from parlantish.errors import UserError
 from parlantish.eval.folder import check_output_folder
 from parlantish.eval.lock import lock_output
 from parlantish.eval.manifest import MANIFEST_FILE, Progress, run_manifest
 from parlantish.eval.records import (
-    ArmGroup,
     BlueprintRef,
     CheckpointRecord,
     CheckRecord,
@@ -37,6 +34,7 @@ from parlantish.eval.ruler import TokenRuler, UnitCut, cut_units
 from parlantish.eval.scenario import LoadedScenario
 from parlantish.eval.store import ResultStore, write_atomic
 from parlantish.eval.suite import ArmSpec, LoadedSuite
+from parlantish.eval.work import Replicas, WorkItem, item_seed, turn_key
 from parlantish.runtime.attempt import Transport, run_attempt
 from parlantish.runtime.result import Attempt
 
@@ -49,64 +47,6 @@ __all__ = [
     "run_manifest",
     "turn_key",
 ]
-
-
-@dataclass(frozen=True)
-class WorkItem:
-    """One sample to generate: its plan, seed, and the key it is stored under."""
-
-    key: str
-    scenario: LoadedScenario
-    arm: ArmSpec
-    sample: int
-    length: int | None
-    seed: int
-    plan: Plan  # a multi-turn scenario's: the first turn's plan
-    sampling: SamplingSettings
-
-    @property
-    def record_keys(self) -> list[str]:
-        """The keys of the rows this item writes: one, or one per turn (``KEY|tN``)."""
-        turns = len(self.scenario.turns)
-        return [self.key] if not turns else [turn_key(self.key, n) for n in range(1, turns + 1)]
-
-    @property
-    def group(self) -> ArmGroup:
-        """The (arm, length) group the sample is compared in."""
-        return ArmGroup(arm=self.arm.name, length=self.length)
-
-
-def turn_key(conversation: str, turn: int) -> str:
-    """The record key of ``turn`` (1-based) of a rolled-out conversation."""
-    return f"{conversation}|t{turn}"
-
-
-def _seed(*parts: Any) -> int:
-    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
-    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
-
-
-class Replicas(Protocol):
-    """Engine replicas that run work items elsewhere (e.g. ``RayCluster``): the evaluator plans
-    and owns the result store; the replicas run :meth:`Evaluator.run_item` on their engines."""
-
-    @property
-    def stand_in(self) -> Backend:
-        """Stands for the replicas' backend in ``run.json`` (name, model) once started."""
-
-    async def start(self, evaluator: Evaluator) -> None:
-        """Start every replica for ``evaluator``'s run (its suite and settings)."""
-
-    async def run(
-        self,
-        items: Sequence[WorkItem],
-        saved: Mapping[str, dict[str, Any]],
-        emit: Callable[[dict[str, Any]], None],
-    ) -> None:
-        """Run ``items`` on the replicas, passing every finished row to ``emit``."""
-
-    async def stop(self) -> None:
-        """Stop every replica (also after a failure or an interrupt)."""
 
 
 class Evaluator:
@@ -215,11 +155,11 @@ class Evaluator:
         for sample in range(self.samples):
             for scenario in self.scenarios:
                 for length in lengths:
-                    seed = _seed(spec.seed, scenario.id, length, sample)
+                    seed = item_seed(spec.seed, scenario.id, length, sample)
                     for arm in self.arms:
                         plan = self._compile(scenario, arm)
                         if scenario.turns:
-                            seed = _seed(spec.seed, scenario.id, length, sample, 1)
+                            seed = item_seed(spec.seed, scenario.id, length, sample, 1)
                         max_tokens = length or plan.budget(spec.sampling.max_tokens)
                         sampling = spec.sampling.settings(max_tokens=max_tokens, seed=seed)
                         suffix = "" if length is None else f"@{length}"
@@ -361,7 +301,9 @@ class Evaluator:
                     turn_item = replace(item, key=key, plan=plan)
                     record = self._injected(turn_item, turn, item.key, injected)
                 else:
-                    seed = _seed(self.suite.spec.seed, scenario.id, item.length, item.sample, turn)
+                    seed = item_seed(
+                        self.suite.spec.seed, scenario.id, item.length, item.sample, turn
+                    )
                     turn_item = replace(
                         item,
                         key=key,

@@ -82,17 +82,39 @@ def test_cli_run_json(embedded_model_dir):
 
 LAYOUTS = [
     ("support-refunds.yaml", {"customer_name": "Dana"}, arm) for arm in ("blueprint", "cot")
-] + [("longform-writer.yaml", {"topic": "tides"}, "blueprint")]  # its cot layout is the one above
+] + [("longform-short.yaml", {}, "blueprint")]  # the cot layout of text replies is the one above
+#: The long-form layout of longform-writer.yaml (checkpoints, recalled reply, reminders between
+#: segments) with shorter segments: the same format, a quarter of the tokens.
+LONGFORM_SHORT = """
+blueprint: longform-short
+instructions:
+  plain: Use plain words.
+  you: Speak to the reader as "you".
+system: You are a careful science writer. Write an article about tides.
+checkpoints:
+  - id: angle
+    ask: What single idea will the article explain?
+    answer: {type: string, max_length: 80}
+  - id: reader
+    recall: [plain, you]
+    ask: Who is the reader?
+    answer: {type: string, max_length: 80}
+reply:
+  recall: [plain]
+segments: {count: {min: 2, max: 3}, max_tokens: 32, recall: [plain, you]}
+"""
 
 
-def test_real_outputs_pass_the_scripted_backends_strict_conformance_check(engine):
+def test_real_outputs_pass_the_scripted_backends_strict_conformance_check(engine, tmp_path):
     from parlantish.backends.conformance import conformance_error
     from parlantish.blueprint import load_blueprint
     from parlantish.compiler import compile_plan
     from parlantish.core import SamplingSettings
 
+    (tmp_path / "longform-short.yaml").write_text(LONGFORM_SHORT)
+    folders = {"longform-short.yaml": tmp_path}
     plans = [
-        compile_plan(load_blueprint(BLUEPRINTS / name), variables, USER, arm=arm)
+        compile_plan(load_blueprint(folders.get(name, BLUEPRINTS) / name), variables, USER, arm=arm)
         for name, variables, arm in LAYOUTS
     ]
     requests = [
