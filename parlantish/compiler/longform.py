@@ -22,6 +22,12 @@ from parlantish.checks.enforce import TextRule
 from parlantish.checks.textutil import count_sentences, count_words
 from parlantish.compiler.answers import example_answer
 from parlantish.compiler.baselines import text_elements, wrap_text
+from parlantish.compiler.checkpoint_lines import (
+    answer_format,
+    answer_text,
+    checkpoint_prefix,
+    coerce_answer,
+)
 from parlantish.compiler.plan import (
     CheckpointAnswer,
     CompiledCheckpoint,
@@ -32,13 +38,7 @@ from parlantish.compiler.stream import IncrementalParser, StreamParser
 from parlantish.core.constraints import Constraint
 from parlantish.errors import Location
 
-__all__ = [
-    "LongformLayout",
-    "answer_constraint",
-    "checkpoint_prefix",
-    "reminder_text",
-    "with_progress",
-]
+__all__ = ["LongformLayout", "reminder_text", "with_progress"]
 
 CHARS_PER_TOKEN = 3
 
@@ -60,55 +60,6 @@ def with_progress(reminder: str, progress: str) -> str:
     if reminder.startswith("\n[Reminder: ") and reminder.endswith("]\n"):
         return reminder[:-2] + " " + progress + "]\n"
     return "\n[Reminder: " + progress + "]\n"
-
-
-def checkpoint_prefix(checkpoint: CompiledCheckpoint) -> str:
-    lines = [f"[Checkpoint {checkpoint.id}]"]
-    if checkpoint.recall:
-        lines.append("Recall: " + " ".join(checkpoint.recall_texts))
-    lines.append(f"Question: {checkpoint.ask}")
-    return "\n".join(lines) + "\nAnswer: "
-
-
-def _answer_format(schema: dict[str, Any]) -> dict[str, Any]:
-    """Scalar answers as a one-line regex, structured ones as embedded JSON."""
-    kind = schema.get("type")
-    if kind == "boolean":
-        return {"type": "regex", "pattern": "(yes|no)"}
-    if kind == "string" and "enum" in schema:
-        return {
-            "type": "regex",
-            "pattern": "(" + "|".join(re.escape(v) for v in schema["enum"]) + ")",
-        }
-    if kind == "integer":
-        return {"type": "regex", "pattern": "-?[0-9]{1,18}"}
-    if kind == "number":
-        return {"type": "regex", "pattern": r"-?[0-9]{1,18}(\.[0-9]{1,12})?"}
-    if kind == "string":
-        if "pattern" in schema:
-            return {"type": "regex", "pattern": schema["pattern"]}
-        low, high = schema.get("minLength", 1) or 1, schema.get("maxLength", 300)
-        return {"type": "regex", "pattern": f"[^\\n]{{{low},{high}}}"}
-    return {"type": "json_schema", "json_schema": schema}
-
-
-def answer_constraint(checkpoint: CompiledCheckpoint) -> Constraint:
-    """The constraint of a checkpoint's answer alone (a stepwise plan's answer step)."""
-    fmt = _answer_format(checkpoint.answer_schema)
-    if fmt["type"] == "regex":
-        return Constraint.regex(fmt["pattern"])
-    return Constraint.json_schema(fmt["json_schema"], check=False)
-
-
-def _coerce(schema: dict[str, Any], text: str) -> Any:
-    kind = schema.get("type")
-    if kind == "boolean":
-        return text == "yes"
-    if kind == "integer":
-        return int(text)
-    if kind == "number":
-        return float(text)
-    return text
 
 
 @dataclass(frozen=True)
@@ -227,7 +178,7 @@ class LongformLayout:
         elements: list[dict[str, Any]] = []
         for checkpoint in self.checkpoints:
             elements.append({"type": "const_string", "value": checkpoint_prefix(checkpoint)})
-            elements.append(_answer_format(checkpoint.answer_schema))
+            elements.append(answer_format(checkpoint.answer_schema))
             elements.append({"type": "const_string", "value": "\n"})
         elements.append({"type": "const_string", "value": self.reply_prefix})
         ending = self.rule.closing_elements() if self.rule else []
@@ -269,18 +220,18 @@ class LongformLayout:
 
     def read_answer(self, checkpoint: CompiledCheckpoint, text: str) -> Any:
         """A checkpoint's answer text as its typed value (as ``parse`` reads it)."""
-        if _answer_format(checkpoint.answer_schema)["type"] == "json_schema":
+        if answer_format(checkpoint.answer_schema)["type"] == "json_schema":
             try:
                 return json.loads(text)
             except ValueError:
                 return text
-        return _coerce(checkpoint.answer_schema, text)
+        return coerce_answer(checkpoint.answer_schema, text)
 
     def example(self, reply: Any, answers: Mapping[str, Any], reasoning: str) -> str:
         """Valid output with ``reply`` (one string, or a list of segments)."""
         lines = [
             checkpoint_prefix(c)
-            + _answer_text(answers.get(c.id, example_answer(c.answer_schema)))
+            + answer_text(answers.get(c.id, example_answer(c.answer_schema)))
             + "\n"
             for c in self.checkpoints
         ]
@@ -322,7 +273,7 @@ class LongformLayout:
         answers = []
         for checkpoint in self.checkpoints:
             expect(checkpoint_prefix(checkpoint))
-            fmt = _answer_format(checkpoint.answer_schema)
+            fmt = answer_format(checkpoint.answer_schema)
             if fmt["type"] == "json_schema":
                 try:
                     value, end = json.JSONDecoder().raw_decode(text, position)
@@ -338,7 +289,7 @@ class LongformLayout:
                         f"checkpoint {checkpoint.id!r}: answer {text[position:end]!r} "
                         "does not have the expected form"
                     )
-                value = _coerce(checkpoint.answer_schema, text[position:end])
+                value = coerce_answer(checkpoint.answer_schema, text[position:end])
             position = end
             expect("\n")
             answers.append(
@@ -371,14 +322,6 @@ class LongformLayout:
             segments=tuple(segments),
             reminders=reminders,
         )
-
-
-def _answer_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    return str(value)
 
 
 class _LongformStream(IncrementalParser):

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from parlantish.backends import Backend
 from parlantish.checks import Check
 from parlantish.compiler import Plan
-from parlantish.compiler.longform import LongformLayout, answer_constraint, checkpoint_prefix
+from parlantish.compiler.checkpoint_lines import answer_constraint, checkpoint_prefix
+from parlantish.compiler.longform import LongformLayout
 from parlantish.compiler.stream import CheckpointEvent, TextDelta
 from parlantish.core import (
     ChatMessage,
