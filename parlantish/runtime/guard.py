@@ -30,7 +30,7 @@ from parlantish.blueprint import Blueprint, load_blueprint
 from parlantish.checks import Check, build_checks
 from parlantish.checks.enforce import EnforceMode
 from parlantish.compiler import Plan, compile_plan, validate_messages
-from parlantish.core import ChatMessage, SamplingSettings
+from parlantish.core import SamplingSettings
 from parlantish.errors import (
     AttemptsExhaustedError,
     DeadlineExceededError,
@@ -38,7 +38,7 @@ from parlantish.errors import (
     UserError,
 )
 from parlantish.runtime.attempt import Transport, run_attempt, total_usage
-from parlantish.runtime.policy import FailurePolicy
+from parlantish.runtime.policy import FailurePolicy, reask_conversation
 from parlantish.runtime.result import Attempt, GuardReply
 from parlantish.runtime.sampling_fields import sampling_fields, sampling_settings
 from parlantish.runtime.streaming import (
@@ -312,7 +312,9 @@ class Guard(SyncCalls):
                 if streaming and index < self.policy.retries:
                     yield RetryEvent(index, attempt.rejected_because or attempt.error or "")
                 if self.policy.reask and attempt.raw is not None and index < self.policy.retries:
-                    plan = self.plan(self._reask(conversation, attempt), variables, model, enforce)
+                    plan = self.plan(
+                        reask_conversation(conversation, attempt), variables, model, enforce
+                    )
         last = attempts[-1]
         committed = live and sent and last.raw is not None and self.policy.then != "raise"
         if last.accepted or committed:
@@ -323,19 +325,6 @@ class Guard(SyncCalls):
             )
         emit_trace(self, reply, self.on_trace)
         yield FinalEvent(reply)
-
-    @staticmethod
-    def _reask(conversation: list[ChatMessage], attempt: Attempt) -> list[ChatMessage]:
-        note = attempt.rejected_because or attempt.error or "it did not follow the instructions"
-        return [
-            *conversation,
-            ChatMessage(role="assistant", content=attempt.raw or ""),
-            ChatMessage(
-                role="user",
-                content=f"That reply was rejected: {note}. "
-                "Write it again, following every instruction.",
-            ),
-        ]
 
     def _finish(
         self,

@@ -6,8 +6,10 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from parlantish.blueprint.model import OnFail
+from parlantish.core.types import ChatMessage
+from parlantish.runtime.result import Attempt
 
-__all__ = ["FailurePolicy"]
+__all__ = ["FailurePolicy", "reask_conversation"]
 
 Then = Literal["raise", "return", "fallback"]
 
@@ -61,3 +63,18 @@ class FailurePolicy:
         if attempt == 0:
             return base
         return (base or 0) + 1000 * attempt
+
+
+def reask_conversation(conversation: list[ChatMessage], attempt: Attempt) -> list[ChatMessage]:
+    """``conversation`` with the rejected reply of ``attempt`` and a user turn saying why it
+    was rejected (the ``reask`` of a retry)."""
+    note = attempt.rejected_because or attempt.error or "it did not follow the instructions"
+    return [
+        *conversation,
+        ChatMessage(role="assistant", content=attempt.raw or ""),
+        ChatMessage(
+            role="user",
+            content=f"That reply was rejected: {note}. "
+            "Write it again, following every instruction.",
+        ),
+    ]
