@@ -176,7 +176,9 @@ class SampleRecord(_Record):
         None, description="How a long-form plan ran: one request, or one per step."
     )
     attempts: int = Field(1, ge=1, description="Generations made for this sample.")
-    repairs: int = Field(0, ge=0, description="Segments resampled by the repair tier.")
+    repairs: int = Field(
+        0, ge=0, description="Segments resampled, or cut back, by the repair tier."
+    )
     turn: int | None = Field(
         None, ge=1, description="The turn (1-based) of a multi-turn conversation, else null."
     )

@@ -53,7 +53,9 @@ class CheckpointTrace(BaseModel):
 
 
 class SegmentRepair(BaseModel):
-    """A segment the repair tier rejected: which one, on which resample, and why."""
+    """A segment the repair tier rejected: which one, on which resample, and why. ``cut``: the
+    last sample, still failing, was cut back to its first sentences that pass (``text`` is the
+    sample before the cut)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -62,6 +64,7 @@ class SegmentRepair(BaseModel):
     check: str
     detail: str = ""
     text: str
+    cut: bool = False
 
 
 class Attempt(BaseModel):

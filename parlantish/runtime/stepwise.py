@@ -48,6 +48,7 @@ Sink = Callable[[CheckpointEvent | TextDelta], None]
 SENTENCE_ENDS = (". ", "! ", "? ", ".\n")
 ANSWER_MAX_TOKENS = 300
 _LAST_SENTENCE_END = re.compile(r"(?s).*[.!?](?=\s|$)")
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 
 
 @dataclass
@@ -184,6 +185,21 @@ async def generate_stepwise(
                 )
             )
             result, segment, ended = await _segment(steps, layout, index, budget, attempt)
+        if plan.repair_attempts:  # the last sample still breaks a check: keep what passes
+            broken = await _broken(locatable, accepted, segment)
+            kept = await _passing_prefix(locatable, accepted, segment) if broken else None
+            if broken and kept:
+                repairs.append(
+                    SegmentRepair(
+                        segment=index,
+                        attempt=plan.repair_attempts,
+                        check=broken[0],
+                        detail=broken[1],
+                        text=segment,
+                        cut=True,
+                    )
+                )
+                segment = kept
         steps.accept(result, segment)
         if index == 0:
             segment = layout.head + opening + segment
@@ -261,6 +277,16 @@ async def _segment(
     if result.finish_reason == "length":
         text = _cut_to_sentence(text)
     return result, text.rstrip(" "), ended
+
+
+async def _passing_prefix(checks: Sequence[Check], accepted: list[str], segment: str) -> str | None:
+    """The longest run of ``segment``'s whole sentences from its start that breaks no check
+    the reply so far kept, or ``None`` (its first sentence breaks one already)."""
+    ends = [found.end() for found in _SENTENCE_END.finditer(segment)]
+    for end in reversed([e for e in ends if e < len(segment.rstrip())]):
+        if await _broken(checks, accepted, segment[:end]) is None:
+            return segment[:end]
+    return None
 
 
 async def _broken(

@@ -158,6 +158,19 @@ def test_repairs_stop_after_max_attempts_and_the_verdict_decides():
     assert len(attempt.repairs) == 1 and attempt.error_kind == "checks"
 
 
+def test_a_segment_still_failing_after_its_resamples_is_cut_to_the_sentences_that_pass():
+    plan = compile_plan(blueprint("repair: {max_attempts: 1}\n"), None, USER, arm="repair")
+    checks = build_checks(["no_comma"])
+    failing = "All done here. Sand, then rocks"  # the last segment runs to its budget
+    segments = ["Tides come in fast. ", "Water rises each day. ", [failing, failing]]
+    attempt = run(plan, ScriptedBackend(answering(segments)), checks)
+    assert attempt.passed, attempt.checks
+    assert attempt.segments[2] == "All done here."
+    assert "," not in attempt.text  # judged apart from the checks: no comma is left
+    assert [(r.attempt, r.cut) for r in attempt.repairs] == [(0, False), (1, True)]
+    assert attempt.repairs[1].text == failing
+
+
 def test_accepted_segments_stream_as_they_are_accepted():
     plan = compile_plan(blueprint(), None, USER, arm="repair")
     events = []
