@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from parlantish.checks.enforce.case import case_forms, not_lower, not_upper
-from parlantish.checks.enforce.rule import MAX_EXCLUDES, MAX_MARKS, TextRule, line_breaks_then
+from parlantish.checks.enforce.rule import BULLET_BODY, MAX_EXCLUDES, MAX_MARKS, TextRule
 
 __all__ = ["COMPILERS", "CONSTRAINED", "Compiled", "Partial"]
 
@@ -202,7 +202,7 @@ def _capital(p: Any) -> Compiled:
 def _bullets(p: Any) -> Compiled:
     """Forced: the asked number of '* ' bullet lines closing the reply, their words free; no
     other line can open with '*' or '-'."""
-    body = line_breaks_then("*", "-")
+    body = BULLET_BODY
     if p.num_bullets < 1:
         return TextRule(body_excludes=body)
     if p.num_bullets > MAX_MARKS:

@@ -7,7 +7,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MAX_EXCLUDES", "MAX_MARKS", "Part", "TextRule", "line_breaks_then", "merge"]
+__all__ = [
+    "BULLET_BODY",
+    "MAX_EXCLUDES",
+    "MAX_MARKS",
+    "Part",
+    "TextRule",
+    "line_breaks_then",
+    "merge",
+]
 
 #: At most this many excluded strings over a plan's checks.
 MAX_EXCLUDES = 8192
@@ -52,6 +60,10 @@ def line_breaks_then(*starts: str) -> tuple[str, ...]:
     # No character above U+3000 matches ``\s``.
     blanks = [c for c in map(chr, range(0x3001)) if re.match(r"\s", c) and c != "\n"]
     return tuple("\n" + s for s in (*starts, *blanks))
+
+
+#: What a bullet count keeps out of the free text: lines opening with '*' or '-'.
+BULLET_BODY = line_breaks_then("*", "-")
 
 
 @dataclass(frozen=True)
@@ -298,7 +310,12 @@ def _clash_of_parts(rule: TextRule, piece: TextRule) -> str | None:
         for word in one.body_excludes:
             if any(word in text for text in other.forced):
                 return f"the forced text {word!r} would break a shaped part"
-    if "bullets" in kinds:
+    if "highlights" in kinds:  # a '*' just before one would pair with its opener instead
+        own = set(_MARKS["highlights"][:2])
+        if any(t.endswith("*") for t in (*rule.forced, *piece.forced) if t not in own):
+            return "forced text ending in '*' would take a highlight's opening mark"
+    body = {*rule.body_excludes, *piece.body_excludes}
+    if set(BULLET_BODY) <= body:  # a bullet count (N = 0 too): no other line may start one
         own = {BULLET_FIRST, BULLET_NEXT}
         forced = (*rule.forced, *piece.forced)
         if any(_BULLET_LINE.search(text) for text in forced if text not in own):
@@ -320,6 +337,8 @@ def _straddle(rule: TextRule) -> TextRule | str:
     across forced and free text, or across the end of the body and the closing text)."""
     forced = rule.forced
     single = {w for w in rule.excludes if len(w) == 1}
+    if "\n" in single:
+        return "segments join at a line break, which is excluded"
     for text in forced:
         found = next((c for c in text if c in single), None)
         if found is not None:
@@ -330,10 +349,19 @@ def _straddle(rule: TextRule) -> TextRule | str:
         for cut in range(1, len(word)):
             if any(t.endswith(word[:cut]) or t.startswith(word[cut:]) for t in forced if t):
                 return f"the excluded {word!r} could run across the forced text"
-    after_body = _fixed(rule.closing[0])[0] if rule.closing else rule.tail
+        if "\n" in word:  # segments join at a line break
+            return f"the excluded {word!r} could form where two segments join"
+    # Free text (body or a part's words) may end with anything and opens with a lead letter,
+    # so a body exclusion could form across it and any forced text after it (or two forced
+    # texts side by side: taken as one of those, conservatively).
+    lead = set(rule.lead_chars)
     for word in rule.body_excludes:
-        if any(after_body.startswith(word[cut:]) for cut in range(1, len(word))):
-            return f"{word!r} could run from the body into the closing text"
+        for cut in range(1, len(word)):
+            head, rest = word[:cut], word[cut:]
+            if any(t.startswith(rest) for t in forced if t) or (
+                rest[0] in lead and any(t.endswith(head) for t in forced if t)
+            ):
+                return f"{word!r} could run across free and forced text"
     if (rule.opening or rule.closing or rule.body_excludes) and not rule.lead_chars:
         return "the excluded strings leave no letter to open the free words with"
     return rule

@@ -286,6 +286,41 @@ def test_a_case_rule_shapes_the_text_yet_stays_reminded(source, arm, execution, 
         assert len(re.findall(r"^\s*(?:\*[^*]|-)", attempt.text, flags=re.MULTILINE)) == 2
 
 
+HIGHLIGHT = {"detectable_format:number_highlighted_sections": {"num_highlights": 1}}
+POSTSCRIPT = {"detectable_content:postscript": {"postscript_marker": "P.S."}}
+
+
+@pytest.mark.parametrize(
+    ("specs", "breaking"),
+    [
+        # Each text fits the pieces of the checks before the last, which it breaks: the last
+        # piece must be refused (found in review: combinations the first merge let through).
+        ([{"detectable_format:number_bullet_lists": {"num_bullets": 0}}, HIGHLIGHT],
+         "*Alpha*\nBody text."),
+        ([{"detectable_format:number_bullet_lists": {"num_bullets": 0}}, {"starts_with": "- No"}],
+         "- NoBody text."),
+        (["combination:two_responses", POSTSCRIPT,
+          {"startend:end_checker": {"end_phrase": "***Done"}}],
+         "Response 1: Aa\n******\nResponse 2: Bb\nP.S. x******Done"),
+        ([{"length_constraints:number_paragraphs": {"num_paragraphs": 2}}, POSTSCRIPT,
+          {"startend:end_checker": {"end_phrase": "**Bye"}}],
+         "A\n***\nBody\nP.S. x***Bye"),
+        ([{"starts_with": "Hi*"}, HIGHLIGHT], "Hi**a*\nBody"),
+    ],
+)  # fmt: skip
+def test_pieces_that_would_break_an_earlier_one_are_refused(specs, breaking):
+    checks = [build_check(spec) for spec in specs]
+    assert not all(check(breaking).passed for check in checks)  # the reason, shown
+    decisions = plan_enforcement(checks, "auto").decisions
+    assert [d.enforced for d in decisions[:-1]] == [True] * (len(specs) - 1)
+    assert not decisions[-1].enforced, decisions[-1]
+
+
+def test_an_excluded_line_break_is_refused_where_segments_join():
+    check = build_check({"not_contains": {"text": "\nThe", "case_sensitive": True}})
+    assert not plan_enforcement([check], "auto").decisions[0].enforced
+
+
 def test_case_with_enforce_true_is_refused_with_what_stays_reminded():
     check = build_check({"check": "change_case:english_lowercase", "enforce": True})
     with pytest.raises(EnforceError, match="langdetect"):
